@@ -1,0 +1,1 @@
+"""Private helpers shared by the sub-packages: validation, budgets, devices."""

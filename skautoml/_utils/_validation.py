@@ -1,0 +1,99 @@
+"""Input validation for estimators that take tabular rows or images."""
+import numpy as np
+from sklearn.utils import check_array, check_X_y
+
+from ._compat import validate_data
+
+
+def check_finite(X, what="X"):
+    """Raise a ValueError that points to imputation when ``X`` has NaN or infinity."""
+    finite = np.isfinite(X)
+    if not finite.all():
+        n_nan = int(np.isnan(X).sum())
+        n_inf = int(finite.size - finite.sum()) - n_nan
+        raise ValueError(
+            f"Input {what} contains NaN ({n_nan} values) or inf ({n_inf} values). Neural networks "
+            "need finite inputs: impute missing values first, for example with "
+            "sklearn.impute.SimpleImputer in a Pipeline before this estimator, and replace "
+            "or clip infinite values."
+        )
+
+
+def check_numeric_columns(X, estimator_name):
+    """Raise a ValueError naming the non-numeric columns of a DataFrame."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [str(column) for column, dtype in dtypes.items() if getattr(dtype, "kind", "O") not in "biuf"]
+    if bad:
+        raise ValueError(
+            f"{estimator_name} needs numeric columns; {bad[:5]} {'are' if len(bad) > 1 else 'is'} "
+            "not numeric. Encode categorical and text columns first, for example with "
+            "sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
+        )
+
+
+def _as_images(X):
+    """(N, H, W) becomes (N, 1, H, W); (N, C, H, W) stays."""
+    return X[:, np.newaxis] if X.ndim == 3 else X
+
+
+def validate_network_input(estimator, X, y=None, *, reset, input_shape=None):
+    """Validate ``X`` (and ``y``) for a network; return float32 samples of shape (N, *sample_shape).
+
+    Tabular data (2-D arrays, DataFrames) go through scikit-learn's
+    ``validate_data``, which sets ``n_features_in_`` and ``feature_names_in_``.
+    Image arrays (N, H, W) or (N, C, H, W) are checked here: ``n_features_in_``
+    is then the number of values per image. 2-D rows with ``input_shape`` are
+    reshaped to images. On ``reset``, ``input_shape_`` is set to the shape of
+    one sample; later calls must match it.
+    """
+    name = type(estimator).__name__
+    if np.ndim(X) in (3, 4):
+        if input_shape is not None:
+            raise ValueError(
+                f"input_shape={input_shape!r} is for 2-D rows of flattened images; X already has "
+                f"image shape {np.shape(X)}. Leave input_shape=None."
+            )
+        if y is None:
+            X = check_array(X, allow_nd=True, dtype=np.float32, ensure_all_finite=False)
+        else:
+            X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, ensure_all_finite=False)
+        X = _as_images(X)
+        if reset:
+            estimator.n_features_in_ = int(np.prod(X.shape[1:]))
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+    else:
+        if np.ndim(X) > 4:
+            raise ValueError(
+                f"{name} takes 2-D tabular data, (N, H, W) or (N, C, H, W) images; X has "
+                f"{np.ndim(X)} dimensions, shape {np.shape(X)}."
+            )
+        check_numeric_columns(X, name)
+        kwargs = dict(reset=reset, dtype=np.float32, ensure_all_finite=False)
+        if y is None:
+            X = validate_data(estimator, X, **kwargs)
+        else:
+            X, y = validate_data(estimator, X, y, **kwargs)
+        if input_shape is not None:
+            shape = tuple(int(v) for v in input_shape)
+            if len(shape) == 2:
+                shape = (1, *shape)
+            if len(shape) != 3 or int(np.prod(shape)) != X.shape[1]:
+                raise ValueError(
+                    f"input_shape={tuple(input_shape)!r} must be (height, width) or (channels, "
+                    f"height, width) holding the {X.shape[1]} features of each row of X; it holds "
+                    f"{int(np.prod(shape))}."
+                )
+            X = X.reshape((X.shape[0], *shape))
+    check_finite(X)
+    sample_shape = tuple(X.shape[1:])
+    if reset:
+        estimator.input_shape_ = sample_shape
+    elif sample_shape != estimator.input_shape_:
+        raise ValueError(
+            f"X has samples of shape {sample_shape}, but {name} was fitted on samples of shape "
+            f"{estimator.input_shape_}. Pass data shaped like the training data."
+        )
+    return X if y is None else (X, y)

@@ -1,0 +1,22 @@
+"""Model evaluation: training candidates through skorch at a given fidelity."""
+from ._evaluator import (
+    CheckFiniteLoss,
+    Evaluator,
+    Fidelity,
+    NonFiniteLossError,
+    StopAtDeadline,
+    TrialResult,
+    count_flops,
+)
+from ._iterator import TensorBatchIterator
+
+__all__ = [
+    "CheckFiniteLoss",
+    "Evaluator",
+    "Fidelity",
+    "NonFiniteLossError",
+    "StopAtDeadline",
+    "TensorBatchIterator",
+    "TrialResult",
+    "count_flops",
+]

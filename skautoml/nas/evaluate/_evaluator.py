@@ -1,0 +1,275 @@
+"""Training and scoring of one candidate architecture through skorch."""
+import math
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..space._modules import Standardize
+from ._iterator import TensorBatchIterator
+
+
+class NonFiniteLossError(ArithmeticError):
+    """The training loss became NaN or infinite."""
+
+
+class StopAtDeadline(Callback):
+    """Ends training after the epoch during which wall-clock ``deadline`` passed.
+
+    Raising ``KeyboardInterrupt`` is skorch's way to end training early (its
+    ``EarlyStopping`` does the same); the net stays usable.
+    """
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.deadline is not None and time.time() >= self.deadline:
+            raise KeyboardInterrupt
+
+
+class CheckFiniteLoss(Callback):
+    """Fails the trial as soon as an epoch's training loss is NaN or infinite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        if not math.isfinite(loss):
+            raise NonFiniteLossError(f"training loss became {loss} in epoch {len(net.history)}")
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What one trial of a search produced.
+
+    Attributes
+    ----------
+    architecture : value of the search space
+    score : float
+        Validation accuracy of the weights with the lowest validation loss;
+        NaN when the trial failed.
+    status : {'ok', 'failed'}
+    error : str or None
+        The exception of a failed trial, with the line it came from.
+    n_params : int
+        Trainable parameters (0 when the module could not be built).
+    flops : int
+        Floating-point operations of one forward pass of one sample, as counted
+        by ``torch.utils.flop_counter`` (2 per multiply-add).
+    train_seconds : float
+        Wall time of building, training and scoring.
+    epochs : int
+        Epochs run (early stopping and deadlines may cut them short).
+    best_epoch : int
+        Epoch whose weights were scored; a refit trains this many epochs.
+    seed : int
+        Torch and numpy seed of the trial.
+    worker : str
+        ``host:pid`` of the process that ran the trial.
+    """
+
+    architecture: object
+    score: float
+    status: str
+    error: str | None = None
+    n_params: int = 0
+    flops: int = 0
+    train_seconds: float = 0.0
+    epochs: int = 0
+    best_epoch: int = 0
+    seed: int = 0
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How much training a trial gets: epochs and the fraction of training data."""
+
+    max_epochs: int
+    data_fraction: float = 1.0
+
+
+class Evaluator:
+    """Trains candidate architectures through skorch and scores them.
+
+    Holds everything that is the same for all trials of one search — the
+    space, the shape of the input, the classes and the training settings — so
+    that one trial is ``evaluate(architecture, data, fidelity, seed)``. Input
+    standardisation (per feature, or per channel for images) is learned from
+    the training data of each fit and becomes the first layer of the module,
+    so the fitted net takes raw data.
+
+    Parameters
+    ----------
+    space : SearchSpace
+    input_shape : tuple of int
+        Shape of one sample.
+    n_classes : int
+    batch_size : int
+    lr : float
+        Learning rate of AdamW, annealed by a cosine schedule over
+        ``max_epochs`` of the fidelity.
+    weight_decay : float
+    patience : int or None
+        Early-stopping patience in epochs on the validation loss; None turns
+        early stopping off.
+    device : str
+        A resolved torch device ('cpu', 'cuda', 'cuda:1').
+    """
+
+    def __init__(
+        self,
+        space,
+        input_shape,
+        n_classes,
+        batch_size=128,
+        lr=3e-3,
+        weight_decay=1e-4,
+        patience=8,
+        device="cpu",
+    ):
+        self.space = space
+        self.input_shape = tuple(input_shape)
+        self.n_classes = n_classes
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.device = device
+
+    def build_module(self, architecture, X_train):
+        """The network of ``architecture`` behind a standardisation of ``X_train``."""
+        axes = (0, 2, 3) if len(self.input_shape) == 3 else (0,)
+        mean = X_train.mean(axis=axes, keepdims=True)[0]
+        scale = X_train.std(axis=axes, keepdims=True)[0]
+        scale[scale < 1e-8] = 1.0  # constant features and channels pass unchanged
+        network = self.space.build(architecture, self.input_shape, self.n_classes)
+        return nn.Sequential(Standardize(mean, scale), network)
+
+    def make_net(self, module, max_epochs, valid_data=None, deadline=None, verbose=0):
+        """An uninitialised skorch classifier around ``module``."""
+        callbacks = [
+            ("lr_schedule", LRScheduler("CosineAnnealingLR", T_max=max(max_epochs, 1))),
+            ("check_finite_loss", CheckFiniteLoss()),
+            ("deadline", StopAtDeadline(deadline)),
+        ]
+        if valid_data is not None and self.patience is not None:
+            callbacks.append(
+                ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True))
+            )
+        return NeuralNetClassifier(
+            module,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=torch.optim.AdamW,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=TensorBatchIterator,
+            iterator_valid=TensorBatchIterator,
+            train_split=None if valid_data is None else predefined_split(Dataset(*valid_data)),
+            callbacks=callbacks,
+            device=self.device,
+            verbose=verbose,
+        )
+
+    def evaluate(self, architecture, X_train, y_train, X_valid, y_valid, fidelity, seed, deadline=None):
+        """Train ``architecture`` at ``fidelity`` and score it on the validation data.
+
+        Never raises for a bad candidate: an exception, a NaN loss or running
+        out of memory gives a result with ``status='failed'`` and the error.
+        """
+        started = time.perf_counter()
+        n_params = flops = 0
+        try:
+            torch.manual_seed(seed)
+            X_train, y_train = _subsample(X_train, y_train, fidelity.data_fraction, seed)
+            module = self.build_module(architecture, X_train)
+            n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+            flops = count_flops(module, self.input_shape)
+            valid_data = self._to_device(X_valid, y_valid)
+            net = self.make_net(module, fidelity.max_epochs, valid_data, deadline)
+            net.fit(*self._to_device(X_train, y_train))
+            valid_loss = net.history[:, "valid_loss"]
+            best = int(np.argmin(valid_loss))
+            return TrialResult(
+                architecture,
+                score=float(net.history[best, "valid_acc"]),
+                status="ok",
+                n_params=n_params,
+                flops=flops,
+                train_seconds=time.perf_counter() - started,
+                epochs=len(net.history),
+                best_epoch=best + 1,
+                seed=seed,
+            )
+        except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
+            if isinstance(exc, torch.OutOfMemoryError) and torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            return TrialResult(
+                architecture,
+                score=math.nan,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc} ({os.path.basename(where.filename)}:{where.lineno})",
+                n_params=n_params,
+                flops=flops,
+                train_seconds=time.perf_counter() - started,
+                seed=seed,
+            )
+
+    def fit_final(self, architecture, X, y, epochs, schedule_epochs, seed, deadline=None, verbose=0):
+        """Train ``architecture`` on all of ``X, y`` for ``epochs``; returns the fitted skorch net.
+
+        The learning rate follows the cosine schedule of a trial of
+        ``schedule_epochs`` epochs, stopped after ``epochs`` (the trial's best
+        epoch), so the refit repeats the winning trial's training on more data.
+        """
+        torch.manual_seed(seed)
+        module = self.build_module(architecture, X)
+        net = self.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
+        net.set_params(max_epochs=epochs)
+        return net.fit(*self._to_device(X, y))
+
+    def _to_device(self, X, y):
+        """Tensors on the training device, so batches are cut there without copies."""
+        return torch.as_tensor(X, device=self.device), torch.as_tensor(y, device=self.device)
+
+
+def count_flops(module, input_shape):
+    """Floating-point operations of one forward pass of one sample through ``module``."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module(torch.zeros((1, *input_shape)))
+    finally:
+        module.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def _subsample(X, y, fraction, seed):
+    """A stratified ``fraction`` of ``(X, y)``, at least one sample per class."""
+    if fraction >= 1.0:
+        return X, y
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        n_keep = max(1, round(fraction * len(members)))
+        keep.append(rng.choice(members, size=n_keep, replace=False))
+    keep = np.sort(np.concatenate(keep))
+    return X[keep], y[keep]

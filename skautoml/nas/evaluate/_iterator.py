@@ -1,0 +1,49 @@
+"""A skorch iterator that batches in-memory data by indexing."""
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+
+class TensorBatchIterator:
+    """Mini-batches of an in-memory dataset, cut by indexing whole tensors.
+
+    skorch's default ``DataLoader`` fetches samples one by one and collates
+    them; for small networks on in-memory arrays that per-sample Python work
+    costs as much as the training. This iterator converts the data to tensors
+    once and slices them, and otherwise behaves like a ``DataLoader``
+    (``batch_size``, ``shuffle``). Datasets that do not hold arrays fall back
+    to ``DataLoader``.
+
+    Use it as ``iterator_train`` / ``iterator_valid`` of a skorch net.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, **loader_kwargs):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.loader_kwargs = loader_kwargs
+        X, y = getattr(dataset, "X", None), getattr(dataset, "y", None)
+        self._in_memory = isinstance(X, (np.ndarray, torch.Tensor)) and (
+            y is None or isinstance(y, (np.ndarray, torch.Tensor))
+        )
+        if self._in_memory:
+            self._X = torch.as_tensor(X)
+            self._y = None if y is None else torch.as_tensor(y)
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        if not self._in_memory:
+            yield from DataLoader(
+                self.dataset, batch_size=self.batch_size, shuffle=self.shuffle, **self.loader_kwargs
+            )
+            return
+        n_samples = len(self._X)
+        order = torch.randperm(n_samples).to(self._X.device) if self.shuffle else None
+        for start in range(0, n_samples, self.batch_size):
+            if order is None:
+                index = slice(start, start + self.batch_size)
+            else:
+                index = order[start : start + self.batch_size]
+            yield self._X[index], None if self._y is None else self._y[index]

@@ -1,0 +1,173 @@
+"""Torch modules that the chain spaces build from an architecture value."""
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "elu": nn.ELU}
+
+
+class MLPBlock(nn.Module):
+    """Linear -> (batch norm) -> activation -> (dropout), optionally residual."""
+
+    def __init__(self, n_in, n_out, activation, dropout, batch_norm, skip):
+        super().__init__()
+        layers = [nn.Linear(n_in, n_out)]
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(n_out))
+        layers.append(ACTIVATIONS[activation]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.body = nn.Sequential(*layers)
+        if not skip:
+            self.shortcut = None
+        elif n_in == n_out:
+            self.shortcut = nn.Identity()
+        else:
+            self.shortcut = nn.Linear(n_in, n_out, bias=False)
+
+    def forward(self, x):
+        out = self.body(x)
+        return out if self.shortcut is None else out + self.shortcut(x)
+
+
+class MLPNet(nn.Module):
+    """A chain of :class:`MLPBlock` and a linear head; flattens its input."""
+
+    def __init__(self, architecture, n_features, n_outputs):
+        super().__init__()
+        blocks, n_in = [], n_features
+        for width in architecture.widths:
+            blocks.append(
+                MLPBlock(
+                    n_in,
+                    width,
+                    architecture.activation,
+                    architecture.dropout,
+                    architecture.batch_norm,
+                    architecture.skip,
+                )
+            )
+            n_in = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(n_in, n_outputs)
+
+    def forward(self, x):
+        return self.head(self.blocks(x.flatten(1)))
+
+
+def conv_bn_relu(n_in, n_out, kernel_size, dilation=1, groups=1):
+    padding = dilation * (kernel_size - 1) // 2
+    return nn.Sequential(
+        nn.Conv2d(n_in, n_out, kernel_size, padding=padding, dilation=dilation, groups=groups, bias=False),
+        nn.BatchNorm2d(n_out),
+        nn.ReLU(inplace=False),
+    )
+
+
+def separable_conv(n_in, n_out, kernel_size):
+    return nn.Sequential(
+        nn.Conv2d(n_in, n_in, kernel_size, padding=kernel_size // 2, groups=n_in, bias=False),
+        nn.Conv2d(n_in, n_out, 1, bias=False),
+        nn.BatchNorm2d(n_out),
+        nn.ReLU(inplace=False),
+    )
+
+
+# Each builder returns (module, output channels, output height, output width).
+def _build_operation(op, n_in, n_out, height, width):
+    if op == "conv3x3":
+        return conv_bn_relu(n_in, n_out, 3), n_out, height, width
+    if op == "conv5x5":
+        return conv_bn_relu(n_in, n_out, 5), n_out, height, width
+    if op == "sepconv3x3":
+        return separable_conv(n_in, n_out, 3), n_out, height, width
+    if op == "sepconv5x5":
+        return separable_conv(n_in, n_out, 5), n_out, height, width
+    if op == "dilconv3x3":
+        return conv_bn_relu(n_in, n_out, 3, dilation=2), n_out, height, width
+    if op in ("maxpool", "avgpool"):
+        if height == 1 and width == 1:
+            # Nothing left to pool: the layer becomes the identity.
+            return nn.Identity(), n_in, height, width
+        pool = nn.MaxPool2d if op == "maxpool" else nn.AvgPool2d
+        return pool(2, 2, ceil_mode=True), n_in, math.ceil(height / 2), math.ceil(width / 2)
+    if op == "identity":
+        return nn.Identity(), n_in, height, width
+    raise ValueError(f"unknown operation {op!r}")
+
+
+class SkipProjection(nn.Module):
+    """Brings an earlier feature map to the resolution and channels of a later one."""
+
+    def __init__(self, n_in, n_out, size):
+        super().__init__()
+        self.size = size
+        self.project = (
+            nn.Identity()
+            if n_in == n_out
+            else nn.Sequential(nn.Conv2d(n_in, n_out, 1, bias=False), nn.BatchNorm2d(n_out))
+        )
+
+    def forward(self, x):
+        if x.shape[-2:] != self.size:
+            x = F.adaptive_avg_pool2d(x, self.size)
+        return self.project(x)
+
+
+class CNNNet(nn.Module):
+    """Stem convolution, a chain of layers with optional skips, global-pooling head.
+
+    Node 0 is the stem's output and node ``k`` the output of layer ``k``; a
+    skip ``(i, j)`` adds node ``i`` to the input of layer ``j`` (``j = L + 1``
+    is the head).
+    """
+
+    def __init__(self, architecture, input_shape, n_outputs):
+        super().__init__()
+        n_channels, height, width = input_shape
+        self.stem = conv_bn_relu(n_channels, architecture.stem_channels, 3)
+        shapes = [(architecture.stem_channels, height, width)]
+        self.layers = nn.ModuleList()
+        self.skips = nn.ModuleDict()
+        self.skip_sources = {}
+        n_layers = len(architecture.layers)
+        for target in range(1, n_layers + 2):
+            sources = [s for s, d in architecture.skips if d == target]
+            channels, h, w = shapes[-1]
+            for source in sources:
+                c_src = shapes[source][0]
+                self.skips[f"{source}_{target}"] = SkipProjection(c_src, channels, (h, w))
+            self.skip_sources[target] = sources
+            if target == n_layers + 1:
+                break
+            layer = architecture.layers[target - 1]
+            module, c_out, h_out, w_out = _build_operation(layer.op, channels, layer.channels, h, w)
+            self.layers.append(module)
+            shapes.append((c_out, h_out, w_out))
+        self.head = nn.Linear(shapes[-1][0], n_outputs)
+
+    def _with_skips(self, x, target, nodes):
+        for source in self.skip_sources[target]:
+            x = x + self.skips[f"{source}_{target}"](nodes[source])
+        return x
+
+    def forward(self, x):
+        nodes = [self.stem(x)]
+        for index, layer in enumerate(self.layers, start=1):
+            nodes.append(layer(self._with_skips(nodes[-1], index, nodes)))
+        features = self._with_skips(nodes[-1], len(self.layers) + 1, nodes)
+        return self.head(features.mean(dim=(2, 3)))
+
+
+class Standardize(nn.Module):
+    """Fixed ``(x - mean) / scale``, learned from the training data, not by gradient."""
+
+    def __init__(self, mean, scale):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, x):
+        return (x - self.mean) / self.scale
