@@ -289,11 +289,11 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y_encoded, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes; y holds 1 class ({self.classes_[0]!r})."
+                f"{type(self).__name__} needs at least 2 classes; y holds 1 class ({self.classes_[0].item()!r})."
             )
         n_valid = math.ceil(self.validation_fraction * len(y))
         if counts.min() < 2 or n_valid < len(self.classes_) or len(y) - n_valid < len(self.classes_):
-            rare = self.classes_[np.argmin(counts)]
+            rare = self.classes_[np.argmin(counts)].item()
             raise ValueError(
                 f"Too few samples for a stratified validation split: class {rare!r} has "
                 f"{counts.min()} sample(s) and validation_fraction={self.validation_fraction} "
@@ -416,7 +416,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        proba = self.best_estimator_.predict_proba(self._network_input(X)).astype(np.float64)
+        X = self._network_input(X)
+        proba = self.best_estimator_.predict_proba(X).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -430,7 +431,14 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # skorch loads a model saved on a GPU onto the CPU when no GPU is left.
+        if hasattr(self, "best_estimator_"):
+            self.device_ = str(self.best_estimator_.device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -38,7 +38,12 @@ def _as_images(X):
     return X[:, np.newaxis] if X.ndim == 3 else X
 
 
-def validate_network_input(estimator, X, y=None, *, reset, input_shape=None):
+def _ndim(X):
+    shape = getattr(X, "shape", None)
+    return len(shape) if shape is not None else np.asarray(X).ndim
+
+
+def validate_network_input(estimator, X, y="no_validation", *, reset, input_shape=None):
     """Validate ``X`` (and ``y``) for a network; return float32 samples of shape (N, *sample_shape).
 
     Tabular data (2-D arrays, DataFrames) go through scikit-learn's
@@ -49,13 +54,15 @@ def validate_network_input(estimator, X, y=None, *, reset, input_shape=None):
     one sample; later calls must match it.
     """
     name = type(estimator).__name__
-    if np.ndim(X) in (3, 4):
+    with_y = not (isinstance(y, str) and y == "no_validation")
+    ndim = _ndim(X)
+    if ndim in (3, 4):
         if input_shape is not None:
             raise ValueError(
                 f"input_shape={input_shape!r} is for 2-D rows of flattened images; X already has "
                 f"image shape {np.shape(X)}. Leave input_shape=None."
             )
-        if y is None:
+        if not with_y:
             X = check_array(X, allow_nd=True, dtype=np.float32, ensure_all_finite=False)
         else:
             X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, ensure_all_finite=False)
@@ -65,14 +72,14 @@ def validate_network_input(estimator, X, y=None, *, reset, input_shape=None):
             if hasattr(estimator, "feature_names_in_"):
                 del estimator.feature_names_in_
     else:
-        if np.ndim(X) > 4:
+        if ndim > 4:
             raise ValueError(
                 f"{name} takes 2-D tabular data, (N, H, W) or (N, C, H, W) images; X has "
-                f"{np.ndim(X)} dimensions, shape {np.shape(X)}."
+                f"{ndim} dimensions, shape {np.shape(X)}."
             )
         check_numeric_columns(X, name)
         kwargs = dict(reset=reset, dtype=np.float32, ensure_all_finite=False)
-        if y is None:
+        if not with_y:
             X = validate_data(estimator, X, **kwargs)
         else:
             X, y = validate_data(estimator, X, y, **kwargs)
@@ -96,4 +103,4 @@ def validate_network_input(estimator, X, y=None, *, reset, input_shape=None):
             f"X has samples of shape {sample_shape}, but {name} was fitted on samples of shape "
             f"{estimator.input_shape_}. Pass data shaped like the training data."
         )
-    return X if y is None else (X, y)
+    return (X, y) if with_y else X

@@ -179,6 +179,7 @@ class Evaluator:
             max_epochs=max_epochs,
             batch_size=self.batch_size,
             iterator_train=TensorBatchIterator,
+            iterator_train__shuffle=True,
             iterator_valid=TensorBatchIterator,
             train_split=None if valid_data is None else predefined_split(Dataset(*valid_data)),
             callbacks=callbacks,
@@ -246,7 +247,10 @@ class Evaluator:
 
     def _to_device(self, X, y):
         """Tensors on the training device, so batches are cut there without copies."""
-        return torch.as_tensor(X, device=self.device), torch.as_tensor(y, device=self.device)
+        return (
+            torch.as_tensor(X, dtype=torch.float32, device=self.device),
+            torch.as_tensor(y, dtype=torch.int64, device=self.device),
+        )
 
 
 def count_flops(module, input_shape):

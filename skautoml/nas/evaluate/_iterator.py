@@ -14,6 +14,9 @@ class TensorBatchIterator:
     (``batch_size``, ``shuffle``). Datasets that do not hold arrays fall back
     to ``DataLoader``.
 
+    When shuffling (training), a last batch of a single sample is left out:
+    batch normalisation cannot train on it.
+
     Use it as ``iterator_train`` / ``iterator_valid`` of a skorch net.
     """
 
@@ -31,7 +34,10 @@ class TensorBatchIterator:
             self._y = None if y is None else torch.as_tensor(y)
 
     def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
+        n_samples = len(self.dataset)
+        if self.shuffle and n_samples % self.batch_size == 1 and n_samples > 1:
+            n_samples -= 1
+        return -(-n_samples // self.batch_size)
 
     def __iter__(self):
         if not self._in_memory:
@@ -41,7 +47,12 @@ class TensorBatchIterator:
             return
         n_samples = len(self._X)
         order = torch.randperm(n_samples).to(self._X.device) if self.shuffle else None
-        for start in range(0, n_samples, self.batch_size):
+        stop = n_samples
+        if self.shuffle and n_samples % self.batch_size == 1 and n_samples > 1:
+            # A training batch of one sample breaks batch norm; with shuffling the
+            # left-out sample is a different one each epoch.
+            stop -= 1
+        for start in range(0, stop, self.batch_size):
             if order is None:
                 index = slice(start, start + self.batch_size)
             else:

@@ -132,7 +132,7 @@ class MLPSpace(SearchSpace):
         return replace(architecture, widths=tuple(widths))
 
     def encode(self, architecture):
-        top = math.log2(max(self.widths))
+        top = math.log2(max(self.widths)) or 1.0  # widths=(1,) would divide by zero
         widths = np.zeros(self.max_layers)
         widths[: len(architecture.widths)] = [math.log2(w) / top for w in architecture.widths]
         return np.concatenate(
@@ -255,7 +255,7 @@ class CNNSpace(SearchSpace):
     def sample(self, rng):
         n_layers = int(rng.integers(self.min_layers, self.max_layers + 1))
         layers = tuple(self._sample_layer(rng) for _ in range(n_layers))
-        skips = tuple(pair for pair in _skip_pairs(n_layers) if rng.random() < self.skip_probability)
+        skips = tuple(sorted(pair for pair in _skip_pairs(n_layers) if rng.random() < self.skip_probability))
         return CNNArchitecture(choose(rng, self.stem_channels), layers, skips)
 
     def mutate(self, architecture, rng):

@@ -55,11 +55,20 @@ class Strategy(ABC):
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
 
-    def get_params(self):
-        """The constructor arguments, as given."""
+    def get_params(self, deep=True):
+        """The constructor arguments, as given (``deep`` is accepted for scikit-learn's ``clone``)."""
         parameters = inspect.signature(type(self).__init__).parameters.values()
         return {
             p.name: getattr(self, p.name)
             for p in parameters
             if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
         }
+
+    def set_params(self, **params):
+        """Set constructor arguments (for ``AutoNASClassifier.set_params(strategy__name=...)``)."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {sorted(valid)}.")
+            setattr(self, name, value)
+        return self

@@ -1,0 +1,56 @@
+"""Command line: ``skautoml demo``."""
+import argparse
+import time
+
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from . import AutoNASClassifier, __version__
+
+
+def demo(args):
+    """Architecture search on scikit-learn's bundled 8x8 digit images."""
+    digits = load_digits()
+    images = digits.images  # (1797, 8, 8): the search space is chosen for images
+    X_train, X_test, y_train, y_test = train_test_split(
+        images, digits.target, test_size=0.25, stratify=digits.target, random_state=args.random_state
+    )
+    print(
+        f"skautoml {__version__} demo: architecture search on digits "
+        f"({len(X_train)} training and {len(X_test)} held-out 8x8 images, 10 classes), "
+        f"time budget {args.time_budget:g} s, strategy {args.strategy!r}."
+    )
+    clf = AutoNASClassifier(
+        strategy=args.strategy,
+        max_trials=args.max_trials,
+        time_budget=args.time_budget,
+        max_epochs=args.max_epochs,
+        n_jobs=args.n_jobs,
+        random_state=args.random_state,
+        verbose=1,
+    )
+    started = time.perf_counter()
+    clf.fit(X_train, y_train)
+    accuracy = clf.score(X_test, y_test)
+    print(f"\nHeld-out accuracy {accuracy:.4f} on {len(X_test)} images; fit took {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="skautoml", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"skautoml {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser("demo", help=demo.__doc__)
+    demo_parser.add_argument("--time-budget", type=float, default=60.0, help="seconds for the whole fit (default 60)")
+    demo_parser.add_argument("--max-trials", type=int, default=None, help="trials at most (default: no limit)")
+    demo_parser.add_argument("--max-epochs", type=int, default=30, help="epochs per trial (default 30)")
+    demo_parser.add_argument("--strategy", default="evolution", choices=["evolution", "random"])
+    demo_parser.add_argument("--n-jobs", type=int, default=None, help="parallel trials (default 1)")
+    demo_parser.add_argument("--random-state", type=int, default=0)
+    demo_parser.set_defaults(run=demo)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

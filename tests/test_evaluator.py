@@ -1,0 +1,253 @@
+"""Training and scoring of one candidate: Evaluator, count_flops, TensorBatchIterator."""
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from skorch.dataset import Dataset
+from sklearn.datasets import make_classification
+from torch import nn
+
+from skautoml.nas import (
+    CNNArchitecture,
+    CNNLayer,
+    CNNSpace,
+    Evaluator,
+    Fidelity,
+    MLPArchitecture,
+    MLPSpace,
+    SearchSpace,
+    TrialResult,
+)
+from skautoml.nas.evaluate import TensorBatchIterator, count_flops
+
+ARCH = MLPArchitecture(widths=(16,))
+SPACE = MLPSpace(max_layers=2, widths=(8, 16))
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=200, n_features=10, n_informative=5, n_classes=3, n_clusters_per_class=1, random_state=0
+    )
+    X = X.astype(np.float32)
+    return X[:150], y[:150], X[150:], y[150:]
+
+
+def evaluator(space=SPACE, input_shape=(10,), n_classes=3, **kwargs):
+    kwargs.setdefault("batch_size", 32)
+    kwargs.setdefault("patience", None)
+    return Evaluator(space, input_shape, n_classes, **kwargs)
+
+
+def test_evaluate_returns_an_ok_result_with_its_statistics(data):
+    result = evaluator().evaluate(ARCH, *data, Fidelity(max_epochs=4), seed=0)
+    assert isinstance(result, TrialResult)
+    assert result.status == "ok" and result.ok, result.error
+    assert result.error is None
+    assert result.architecture == ARCH
+    assert 0.0 <= result.score <= 1.0
+    assert result.score > 1 / 3  # better than chance on an easy problem
+    # 10*16 + 16 + 16*3 + 3 trainable parameters; the standardisation has none.
+    assert result.n_params == 10 * 16 + 16 + 16 * 3 + 3
+    assert result.flops > 0
+    assert result.epochs == 4  # no early stopping, no deadline
+    assert 1 <= result.best_epoch <= result.epochs
+    assert result.train_seconds > 0
+    assert result.seed == 0
+    assert ":" in result.worker
+
+
+def test_a_deadline_in_the_past_stops_after_one_epoch(data):
+    result = evaluator().evaluate(ARCH, *data, Fidelity(max_epochs=5), seed=0, deadline=time.time() - 1)
+    assert result.ok, result.error
+    assert result.epochs == 1
+    assert result.best_epoch == 1
+    assert 0.0 <= result.score <= 1.0
+
+
+def test_early_stopping_stops_before_max_epochs(data):
+    # With a zero learning rate the validation loss never improves: patience 2
+    # stops after epoch 3, and the first epoch's weights are the best.
+    result = evaluator(lr=0.0, patience=2).evaluate(ARCH, *data, Fidelity(max_epochs=5), seed=0)
+    assert result.ok, result.error
+    assert result.epochs == 3
+    assert result.best_epoch == 1
+
+
+def test_without_patience_all_epochs_run(data):
+    result = evaluator(lr=0.0, patience=None).evaluate(ARCH, *data, Fidelity(max_epochs=5), seed=0)
+    assert result.ok, result.error
+    assert result.epochs == 5
+
+
+def test_a_fraction_of_the_training_data_still_works(data):
+    result = evaluator().evaluate(ARCH, *data, Fidelity(max_epochs=2, data_fraction=0.1), seed=0)
+    assert result.ok, result.error
+    assert result.epochs == 2
+    assert 0.0 <= result.score <= 1.0
+
+
+def test_the_same_seed_gives_the_same_score_and_another_may_differ(data):
+    ev = evaluator(batch_size=16)
+    fidelity = Fidelity(max_epochs=2, data_fraction=0.5)
+    first = ev.evaluate(ARCH, *data, fidelity, seed=1)
+    again = ev.evaluate(ARCH, *data, fidelity, seed=1)
+    assert first.ok and again.ok
+    assert first.score == again.score
+    assert first.best_epoch == again.best_epoch
+    others = {ev.evaluate(ARCH, *data, fidelity, seed=s).score for s in (2, 3, 4)}
+    assert others | {first.score} != {first.score}
+
+
+def test_batch_norm_trains_when_the_last_batch_has_one_sample(data):
+    X_train, y_train, X_valid, y_valid = data
+    architecture = MLPArchitecture(widths=(16,), batch_norm=True)
+    result = evaluator(batch_size=32).evaluate(
+        architecture, X_train[:33], y_train[:33], X_valid, y_valid, Fidelity(max_epochs=1), seed=0
+    )
+    assert result.ok, result.error
+
+
+class _BrokenSpace(MLPSpace):
+    def build(self, architecture, input_shape, n_outputs):
+        raise RuntimeError("cannot build this one")
+
+
+class _NaNModule(nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.linear = nn.Linear(n_features, n_outputs)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1)) * math.nan
+
+
+class _NaNSpace(SearchSpace):
+    """One architecture, whose network outputs NaN."""
+
+    def sample(self, rng):
+        return "nan-net"
+
+    def mutate(self, architecture, rng):
+        return architecture
+
+    def encode(self, architecture):
+        return np.zeros(1)
+
+    def build(self, architecture, input_shape, n_outputs):
+        return _NaNModule(int(np.prod(input_shape)), n_outputs)
+
+    def size(self):
+        return 1
+
+    def contains(self, architecture):
+        return architecture == "nan-net"
+
+
+def test_a_space_whose_build_raises_gives_a_failed_result(data):
+    ev = evaluator(space=_BrokenSpace())
+    result = ev.evaluate(ARCH, *data, Fidelity(max_epochs=2), seed=0)
+    assert result.status == "failed" and not result.ok
+    assert math.isnan(result.score)
+    assert "RuntimeError" in result.error and "cannot build this one" in result.error
+    assert result.n_params == 0
+    # The evaluator is still usable: the search would go on.
+    assert evaluator().evaluate(ARCH, *data, Fidelity(max_epochs=1), seed=0).ok
+
+
+def test_a_network_that_outputs_nan_fails_the_trial(data):
+    result = evaluator(space=_NaNSpace()).evaluate("nan-net", *data, Fidelity(max_epochs=3), seed=0)
+    assert result.status == "failed"
+    assert math.isnan(result.score)
+    assert "nan" in result.error.lower()
+    assert result.n_params == 10 * 3 + 3
+
+
+def test_images_through_a_cnn_space():
+    X, y = make_classification(n_samples=64, n_features=2 * 6 * 6, n_informative=6, random_state=0)
+    X = X.astype(np.float32).reshape(-1, 2, 6, 6)
+    space = CNNSpace(min_layers=1, max_layers=3, channels=(4,), stem_channels=(4,))
+    architecture = CNNArchitecture(4, (CNNLayer("conv3x3", 4), CNNLayer("maxpool")), skips=((0, 3),))
+    assert space.contains(architecture)
+    ev = Evaluator(space, (2, 6, 6), 2, batch_size=16, patience=None)
+    result = ev.evaluate(architecture, X[:48], y[:48], X[48:], y[48:], Fidelity(max_epochs=2), seed=0)
+    assert result.ok, result.error
+    assert result.epochs == 2
+    assert 0.0 <= result.score <= 1.0
+    assert result.n_params > 0 and result.flops > 0
+
+
+def test_count_flops_of_a_linear_layer():
+    # torch counts 2 per multiply-add of the matrix product and nothing for the bias.
+    assert count_flops(nn.Linear(10, 5), (10,)) == 2 * 10 * 5
+    assert count_flops(nn.Linear(10, 5, bias=False), (10,)) == 100
+    assert count_flops(nn.Sequential(nn.Linear(10, 5), nn.ReLU(), nn.Linear(5, 2)), (10,)) == 100 + 2 * 5 * 2
+
+
+def test_count_flops_restores_the_training_mode():
+    module = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    module.train()
+    count_flops(module, (4,))
+    assert module.training
+    module.eval()
+    count_flops(module, (4,))
+    assert not module.training
+
+
+def test_count_flops_of_a_convolution():
+    # 3x3 kernel, 2 -> 4 channels over a 5x5 output: 2 * 9 * 2 * 4 * 25.
+    assert count_flops(nn.Conv2d(2, 4, 3, padding=1, bias=False), (2, 5, 5)) == 2 * 9 * 2 * 4 * 25
+
+
+def _dataset(n=10, y=True):
+    X = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    return Dataset(X, np.arange(n) if y else None)
+
+
+def test_tensor_batch_iterator_yields_every_sample_once_when_shuffling():
+    torch.manual_seed(0)
+    iterator = TensorBatchIterator(_dataset(10), batch_size=4, shuffle=True)
+    assert len(iterator) == 3
+    orders = []
+    for _ in range(2):
+        batches = list(iterator)
+        assert [len(yb) for _, yb in batches] == [4, 4, 2]
+        labels = torch.cat([yb for _, yb in batches])
+        assert sorted(labels.tolist()) == list(range(10))
+        # Rows stay with their labels.
+        for Xb, yb in batches:
+            assert torch.equal(Xb[:, 0], 2 * yb.to(Xb.dtype))
+        orders.append(labels.tolist())
+    assert orders[0] != list(range(10)) or orders[1] != list(range(10))
+
+
+def test_tensor_batch_iterator_keeps_the_order_without_shuffling():
+    iterator = TensorBatchIterator(_dataset(10), batch_size=4, shuffle=False)
+    batches = list(iterator)
+    assert [yb.tolist() for _, yb in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert [Xb.shape for Xb, _ in batches] == [(4, 2), (4, 2), (2, 2)]
+    assert isinstance(batches[0][0], torch.Tensor)
+
+
+def test_tensor_batch_iterator_without_targets():
+    batches = list(TensorBatchIterator(_dataset(5, y=False), batch_size=2))
+    assert [yb for _, yb in batches] == [None, None, None]
+    assert torch.equal(torch.cat([Xb for Xb, _ in batches]), torch.as_tensor(_dataset(5).X))
+
+
+def test_tensor_batch_iterator_exact_multiple_has_no_empty_batch():
+    iterator = TensorBatchIterator(_dataset(8), batch_size=4, shuffle=True)
+    assert len(iterator) == 2
+    assert [len(yb) for _, yb in iterator] == [4, 4]
+
+
+def test_training_batches_are_shuffled_and_validation_batches_are_not(data):
+    ev = evaluator()
+    net = ev.make_net(ev.build_module(ARCH, data[0]), max_epochs=1).initialize()
+    dataset = net.get_dataset(data[0], data[1])
+    train_iterator = net.get_iterator(dataset, training=True)
+    valid_iterator = net.get_iterator(dataset, training=False)
+    assert isinstance(train_iterator, TensorBatchIterator) and train_iterator.shuffle
+    assert isinstance(valid_iterator, TensorBatchIterator) and not valid_iterator.shuffle
