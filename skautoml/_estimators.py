@@ -2,7 +2,7 @@
 import copy
 import dataclasses
 import math
-import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -247,12 +247,18 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         n_train = len(data[0])
 
         def refit_seconds(results):
-            # The refit repeats the best trial up to its best epoch, on all the data.
-            best = max((r for r in results if r.ok), key=lambda r: r.score, default=None)
-            if best is None or not self.refit:
+            """Seconds to keep back for the refit, given the trials so far."""
+            if not self.refit or self.time_budget is None:
                 return 0.0
-            per_epoch = best.train_seconds / max(best.epochs, 1) / max(self.data_fraction * n_train, 1)
-            return per_epoch * len(X) * best.best_epoch
+            best = max((r for r in results if r.ok), key=lambda r: r.score, default=None)
+            if best is None:
+                # Before any result: split the budget so that a first trial and its
+                # refit on the larger full data set fit together.
+                share = len(X) / (len(X) + self.data_fraction * n_train)
+                return self.time_budget * share
+            # The refit repeats the best trial up to its best epoch, on all the data.
+            per_sample_epoch = best.train_seconds / max(best.epochs, 1) / max(self.data_fraction * n_train, 1)
+            return per_sample_epoch * len(X) * best.best_epoch
 
         results = run_search(
             strategy,
@@ -279,6 +285,14 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 deadline=budget.deadline,
                 verbose=int(self.verbose >= 2),
             )
+            refit_epochs = len(self.best_estimator_.history)
+            if refit_epochs < best.best_epoch:
+                warnings.warn(
+                    f"time_budget={self.time_budget} ran out during the refit after {refit_epochs} "
+                    f"of {best.best_epoch} epochs; the final model may be undertrained. Raise "
+                    "time_budget or lower max_epochs.",
+                    UserWarning,
+                )
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
         if self.verbose:
             print(self.summary())

@@ -149,6 +149,7 @@ def test_time_budget_is_honoured(small_digits):
     assert elapsed <= budget + longest_trial + 1.0
 
 
+@pytest.mark.filterwarnings("ignore:time_budget=.*ran out during the refit")
 def test_time_budget_cuts_trials_short(small_digits):
     X, y = small_digits
     clf = AutoNASClassifier(max_trials=None, time_budget=2.0, max_epochs=10_000, patience=None, random_state=0)

@@ -51,7 +51,7 @@ def run_search(strategy, evaluator, data, fidelity, budget, base_seed, *, n_jobs
     progress = tqdm(total=budget.max_trials, unit="trial", desc="NAS", disable=not verbose, leave=True)
     with Parallel(n_jobs=n_jobs) as parallel:
         while True:
-            reserved = refit_seconds(results) if refit_seconds is not None and results else 0.0
+            reserved = refit_seconds(results) if refit_seconds is not None else 0.0
             longest = max((r.train_seconds for r in results), default=0.0)
             if not budget.may_start(len(results), longest, reserved):
                 break

@@ -235,9 +235,9 @@ class CNNSpace(SearchSpace):
     def __init__(
         self,
         min_layers=2,
-        max_layers=6,
+        max_layers=5,
         operations=CNN_OPERATIONS,
-        channels=(16, 32, 64, 128),
+        channels=(16, 32, 64),
         stem_channels=(16, 32),
         skip_probability=0.15,
     ):
