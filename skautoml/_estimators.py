@@ -244,7 +244,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             device=self.device_,
         )
         strategy = self._resolve_strategy().reset(self.search_space_, base_seed)
-        n_train = len(data[0])
+
+        # Small networks cost per batch more than per sample: estimate in batches.
+        refit_batches = math.ceil(len(X) / self.batch_size)
+        trial_batches = math.ceil(self.data_fraction * len(data[0]) / self.batch_size)
 
         def refit_seconds(results):
             """Seconds to keep back for the refit, given the trials so far."""
@@ -252,13 +255,12 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 return 0.0
             best = max((r for r in results if r.ok), key=lambda r: r.score, default=None)
             if best is None:
-                # Before any result: split the budget so that a first trial and its
-                # refit on the larger full data set fit together.
-                share = len(X) / (len(X) + self.data_fraction * n_train)
-                return self.time_budget * share
+                # Before any result: split the budget so that a first trial and
+                # its refit on all the data fit together.
+                return self.time_budget * refit_batches / (refit_batches + trial_batches)
             # The refit repeats the best trial up to its best epoch, on all the data.
-            per_sample_epoch = best.train_seconds / max(best.epochs, 1) / max(self.data_fraction * n_train, 1)
-            return per_sample_epoch * len(X) * best.best_epoch
+            seconds_per_epoch = best.train_seconds / max(best.epochs, 1)
+            return seconds_per_epoch * refit_batches / trial_batches * best.best_epoch
 
         results = run_search(
             strategy,
@@ -273,6 +275,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         )
         self.search_seconds_ = budget.elapsed
         self._record(results)
+        if hasattr(self, "best_estimator_"):
+            del self.best_estimator_  # from an earlier fit
         if self.refit:
             best = results[self.best_index_]
             self.best_estimator_ = evaluator.fit_final(

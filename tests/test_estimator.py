@@ -1,6 +1,7 @@
 """AutoNASClassifier from the public API: fit, attributes, inputs, budgets, sklearn tools."""
 import pickle
 import time
+import warnings
 
 import joblib
 import numpy as np
@@ -149,6 +150,18 @@ def test_time_budget_is_honoured(small_digits):
     assert elapsed <= budget + longest_trial + 1.0
 
 
+def test_time_is_kept_back_for_the_refit_of_a_lone_trial(iris):
+    # A first trial that could train past the whole budget stops early enough
+    # for the refit to repeat all of its best epochs.
+    X, y = iris
+    clf = AutoNASClassifier(max_trials=None, time_budget=4.0, max_epochs=100_000, patience=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the refit must not run out of time
+        clf.fit(X, y)
+    best = clf.search_results_["best_epoch"][clf.best_index_]
+    assert len(clf.best_estimator_.history) == best > 1
+
+
 @pytest.mark.filterwarnings("ignore:time_budget=.*ran out during the refit")
 def test_time_budget_cuts_trials_short(small_digits):
     X, y = small_digits
@@ -197,7 +210,8 @@ def test_strategy_instance_is_not_changed_by_fit(iris):
 
 def test_refit_false_keeps_results_but_cannot_predict(iris):
     X, y = iris
-    clf = AutoNASClassifier(**TINY, refit=False).fit(X, y)
+    clf = AutoNASClassifier(**TINY).fit(X, y)
+    clf.set_params(refit=False).fit(X, y)
     assert clf.n_trials_ == 2 and not hasattr(clf, "best_estimator_")
     with pytest.raises(AttributeError, match="refit=False"):
         clf.predict(X)

@@ -284,7 +284,9 @@ class Evaluator:
         module = self.build_module(architecture, X)
         net = self.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
         net.set_params(max_epochs=epochs)
-        return net.fit(*self._to_device(X, y))
+        net.fit(*self._to_device(X, y))
+        # The fitted net outlives the search: later training must not stop at its deadline.
+        return net.set_params(callbacks__deadline__deadline=None)
 
     def _to_device(self, X, y):
         """Tensors on the training device, so batches are cut there without copies."""
