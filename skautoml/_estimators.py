@@ -70,9 +70,11 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         ``time_budget`` must be set.
     time_budget : float or None, default=None
         Seconds for the whole ``fit``, refit included. No trial starts when the
-        time left would not hold it and the refit; training stops at the end
-        of the epoch that reaches the budget, so ``fit`` overshoots by at most
-        about one epoch.
+        time left would not hold it and the expected refit, and trials stop
+        training at the end of the epoch that reaches the time kept for the
+        refit. Should the refit take longer than expected, it stops once it
+        has overrun the budget by the length of the longest trial, with a
+        warning: ``fit`` overshoots by no more than one trial's length.
     max_epochs : int, default=30
         Epochs of one trial; early stopping may end it sooner.
     validation_fraction : float, default=0.2
@@ -286,7 +288,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 epochs=max(best.best_epoch, 1),
                 schedule_epochs=self.max_epochs,
                 seed=trial_seed(base_seed, self.best_index_),
-                deadline=budget.deadline,
+                deadline=self._refit_deadline(budget),
                 verbose=int(self.verbose >= 2),
             )
             refit_epochs = len(self.best_estimator_.history)
@@ -301,6 +303,12 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         if self.verbose:
             print(self.summary())
         return self
+
+    def _refit_deadline(self, budget):
+        """The budget's end plus the longest trial: the overshoot a time budget allows."""
+        if budget.deadline is None:
+            return None
+        return budget.deadline + float(self.search_results_["train_seconds"].max())
 
     def _encode_labels(self, y):
         check_classification_targets(y)
