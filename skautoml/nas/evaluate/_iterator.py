@@ -33,11 +33,16 @@ class TensorBatchIterator:
             self._X = torch.as_tensor(X)
             self._y = None if y is None else torch.as_tensor(y)
 
-    def __len__(self):
+    def _n_used(self):
+        """Samples per epoch: a training batch of one sample breaks batch norm, so it is left
+        out; with shuffling the left-out sample is a different one each epoch."""
         n_samples = len(self.dataset)
         if self.shuffle and n_samples % self.batch_size == 1 and n_samples > 1:
-            n_samples -= 1
-        return -(-n_samples // self.batch_size)
+            return n_samples - 1
+        return n_samples
+
+    def __len__(self):
+        return -(-self._n_used() // self.batch_size)
 
     def __iter__(self):
         if not self._in_memory:
@@ -45,14 +50,8 @@ class TensorBatchIterator:
                 self.dataset, batch_size=self.batch_size, shuffle=self.shuffle, **self.loader_kwargs
             )
             return
-        n_samples = len(self._X)
-        order = torch.randperm(n_samples).to(self._X.device) if self.shuffle else None
-        stop = n_samples
-        if self.shuffle and n_samples % self.batch_size == 1 and n_samples > 1:
-            # A training batch of one sample breaks batch norm; with shuffling the
-            # left-out sample is a different one each epoch.
-            stop -= 1
-        for start in range(0, stop, self.batch_size):
+        order = torch.randperm(len(self._X)).to(self._X.device) if self.shuffle else None
+        for start in range(0, self._n_used(), self.batch_size):
             if order is None:
                 index = slice(start, start + self.batch_size)
             else:
