@@ -466,12 +466,6 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(self, "best_estimator_"):
             self.device_ = str(self.best_estimator_.device)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.non_deterministic = False
-        return tags
-
 
 def _describe(architecture):
     """The decisions of an architecture as a dict."""

@@ -1,0 +1,44 @@
+"""Plots of a fitted search."""
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from skautoml import AutoNASClassifier
+from skautoml.nas import MLPSpace
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from skautoml.plotting import plot_search  # noqa: E402
+
+
+class FailingWideSpace(MLPSpace):
+    def build(self, architecture, input_shape, n_outputs):
+        if max(architecture.widths) > 16:
+            raise RuntimeError("too wide")
+        return super().build(architecture, input_shape, n_outputs)
+
+
+def test_plot_search_draws_every_trial_and_marks_failures(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    space = FailingWideSpace(max_layers=1, widths=(8, 16, 32))
+    clf = AutoNASClassifier(search_space=space, strategy="random", max_trials=6, max_epochs=2, random_state=0)
+    clf.fit(X, y)
+    by_trial, by_size = plot_search(clf)
+    n_ok = int(np.isfinite(clf.search_results_["score"]).sum())
+    n_failed = clf.n_trials_ - n_ok
+    assert n_failed > 0
+    labels = [collection.get_label() for collection in by_trial.collections]
+    assert labels == ["trial", "failed"]
+    assert len(by_trial.collections[0].get_offsets()) == n_ok
+    assert len(by_trial.collections[1].get_offsets()) == n_failed
+    assert by_size.get_xscale() == "log"
+    by_trial.figure.savefig(tmp_path / "search.png")
+    assert (tmp_path / "search.png").stat().st_size > 0
+
+
+def test_plot_search_needs_a_fitted_search():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        plot_search(AutoNASClassifier())
