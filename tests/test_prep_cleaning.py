@@ -10,7 +10,6 @@ from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skautoml.prep import (
     DropUninformativeColumns,
@@ -21,18 +20,6 @@ from skautoml.prep import (
 )
 
 ALL = [DropUninformativeColumns, OutlierClipper, RareCategoryEncoder, TypedImputer]
-
-# Expected failures of scikit-learn's checks, each with its reason; keyed by class, then check name.
-EXPECTED_FAILED_CHECKS = {cls: {} for cls in ALL}
-
-
-@parametrize_with_checks(
-    [cls() for cls in ALL] + [TypedImputer(numeric_strategy="iterative", add_indicator=True)],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS[type(estimator)],
-)
-def test_sklearn_compatible_transformer(estimator, check):
-    check(estimator)
-
 
 def _mixed():
     return pd.DataFrame(

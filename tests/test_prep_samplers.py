@@ -7,14 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from imblearn.pipeline import Pipeline
-from imblearn.utils.estimator_checks import (
-    parametrize_with_checks as parametrize_with_imblearn_checks,
-)
 from scipy import sparse
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skautoml.prep import DuplicateRowRemover, LabelNoiseFilter, OutlierRowRemover, _samplers
 
@@ -24,29 +20,6 @@ SAMPLERS = [
     OutlierRowRemover(method="lof"),
     LabelNoiseFilter(random_state=0),
 ]
-
-# Expected failures, each with its reason; keyed by class, then check name.
-EXPECTED_FAILED_CHECKS = {type(sampler): {} for sampler in SAMPLERS}
-
-
-def _expected(estimator):
-    return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
-
-
-@parametrize_with_checks(SAMPLERS, expected_failed_checks=_expected)
-def test_sklearn_checks(estimator, check):
-    check(estimator)
-
-
-# imblearn hands pytest a generator, which pytest deprecates: make it a list.
-_imblearn_mark = parametrize_with_imblearn_checks(SAMPLERS, expected_failed_checks=_expected)
-
-
-@pytest.mark.parametrize(
-    _imblearn_mark.args[0], list(_imblearn_mark.args[1]), **_imblearn_mark.kwargs
-)
-def test_imblearn_checks(estimator, check):
-    check(estimator)
 
 
 # ---------------------------------------------------------------- duplicates

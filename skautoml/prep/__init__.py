@@ -6,9 +6,24 @@ from ._cleaning import (
     TypedImputer,
     infer_column_types,
 )
+from .augment import (
+    AutoSMOTE,
+    GaussianNoiseOversampler,
+    ImageAugmenter,
+    MixupOversampler,
+    RandAugment,
+    UniformAugment,
+)
 from ._samplers import DuplicateRowRemover, LabelNoiseFilter, OutlierRowRemover
+from ._clean_search import AutoCleaner, CleaningSearch
 
 __all__ = [
+    "ImageAugmenter",
+    "RandAugment",
+    "UniformAugment",
+    "AutoSMOTE",
+    "GaussianNoiseOversampler",
+    "MixupOversampler",
     "DropUninformativeColumns",
     "OutlierClipper",
     "RareCategoryEncoder",
@@ -17,4 +32,6 @@ __all__ = [
     "LabelNoiseFilter",
     "OutlierRowRemover",
     "infer_column_types",
+    "AutoCleaner",
+    "CleaningSearch",
 ]

@@ -87,8 +87,8 @@ def _check_cells(frame):
                 hash(value)
             except TypeError:
                 raise TypeError(
-                    f"Column {frame.columns[j]!r} holds a {type(value).__name__}; each cell's "
-                    "argument must be a string or a number: convert or drop such cells first."
+                    f"Column {frame.columns[j]!r} holds a {type(value).__name__}, but the argument must be a "
+                    "string or a number in every cell: convert or drop such cells first."
                 ) from None
 
 
