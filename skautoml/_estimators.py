@@ -268,7 +268,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             strategy,
             evaluator,
             data,
-            Fidelity(self.max_epochs, self.data_fraction),
+            Fidelity(budget.max_epochs, self.data_fraction),
             budget,
             base_seed,
             n_jobs=self.n_jobs,
