@@ -6,7 +6,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
@@ -17,13 +16,32 @@ from ._utils._budget import Budget
 from ._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._utils._device import resolve_device
 from ._utils._validation import validate_network_input
-from .nas._search import run_search, trial_seed
-from .nas.evaluate import Evaluator, Fidelity
-from .nas.space import CNNSpace, MLPSpace
-from .nas.strategy import STRATEGIES
+from .nas._search import RESOURCES, fidelity_at, run_search, trial_seed
+from .nas.evaluate import CurveExtrapolation, Evaluator, Fidelity, MedianStopping
+from .nas.morphism import MorphismSpace
+from .nas.space import CellSpace, CNNSpace, FactorizedSpace, HierarchicalSpace, MLPSpace
+from .nas.strategy import STRATEGIES, resolve_strategy
+from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, UniformAugment
 
 #: Names accepted by ``AutoNASClassifier(search_space=...)``.
-SPACES = {"mlp": MLPSpace, "cnn": CNNSpace}
+SPACES = {
+    "mlp": MLPSpace,
+    "cnn": CNNSpace,
+    "cell": CellSpace,
+    "factorized": FactorizedSpace,
+    "hierarchical": HierarchicalSpace,
+}
+
+#: Names accepted by ``AutoNASClassifier(augment=...)``, besides 'auto'.
+AUGMENTATIONS = {
+    "randaugment": lambda: BatchAugment(RandAugment()),
+    "uniformaugment": lambda: BatchAugment(UniformAugment()),
+    "mixup": lambda: BatchAugment(mix="mixup"),
+    "cutmix": lambda: BatchAugment(mix="cutmix"),
+}
+
+#: Names accepted by ``AutoNASClassifier(trial_stopping=...)``.
+TRIAL_STOPPING = {"median": MedianStopping, "extrapolation": CurveExtrapolation}
 
 #: Columns of ``search_results_``, in order.
 RESULT_COLUMNS = (
@@ -31,12 +49,15 @@ RESULT_COLUMNS = (
     "rank",
     "score",
     "status",
+    "resource",
     "architecture",
     "params",
     "n_params",
     "flops",
     "epochs",
     "best_epoch",
+    "stopped_early",
+    "curve",
     "train_seconds",
     "seed",
     "worker",
@@ -59,15 +80,33 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    search_space : {'auto', 'mlp', 'cnn'} or SearchSpace, default='auto'
+    search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized', 'hierarchical', 'morphism'} \
+            or SearchSpace, default='auto'
         Where architectures come from. ``'auto'`` uses :class:`~skautoml.nas.CNNSpace`
-        for images and :class:`~skautoml.nas.MLPSpace` otherwise.
-    strategy : {'evolution', 'random'} or Strategy, default='evolution'
-        How architectures are proposed: regularised evolution or random search.
-        An instance is copied, never changed.
+        for images and :class:`~skautoml.nas.MLPSpace` otherwise; ``'cell'``
+        (:class:`~skautoml.nas.CellSpace`, NASNet/DARTS cells), ``'factorized'``
+        (:class:`~skautoml.nas.FactorizedSpace`, MnasNet-like stages) and
+        ``'hierarchical'`` (:class:`~skautoml.nas.HierarchicalSpace`, motifs of
+        motifs) take images; ``'morphism'`` is
+        :class:`~skautoml.nas.MorphismSpace` (chains that morphisms grow) of the
+        input's kind.
+    strategy : {'evolution', 'random', 'bayesian', 'reinforce', 'evolution+smbo', \
+            'successive_halving', 'hyperband', 'bohb', 'hill_climbing', 'morphism_bo'} \
+            or Strategy, default='evolution'
+        How architectures are proposed: regularised evolution, random search,
+        Bayesian optimisation (scikit-optimize's Gaussian process), a REINFORCE
+        recurrent controller, evolution whose children a surrogate screens, successive
+        halving, Hyperband and BOHB over the fidelity (see ``resource``), or
+        morphism hill climbing and morphism Bayesian optimisation, which grow
+        trained networks by function-preserving steps (they need
+        ``search_space='morphism'``, train children from their parents'
+        weights, and refit by training the best network further on all the data).
+        An instance is copied, never changed. A multi-fidelity strategy
+        (``multi_fidelity = True``) also chooses each trial's share of the
+        full fidelity (see ``resource``).
     max_trials : int or None, default=20
-        Trials to run at most. At least one of ``max_trials`` and
-        ``time_budget`` must be set.
+        Trials to run at most, at any fidelity. At least one of ``max_trials``
+        and ``time_budget`` must be set.
     time_budget : float or None, default=None
         Seconds for the whole ``fit``, refit included. No trial starts when the
         time left would not hold it and the expected refit, and trials stop
@@ -87,9 +126,42 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         Learning rate of AdamW, annealed on a cosine schedule.
     patience : int or None, default=8
         Early-stopping patience (epochs without a lower validation loss).
+    trial_stopping : {None, 'median', 'extrapolation'} or TrialStoppingRule, default=None
+        Stops a trial after an epoch when the validation-accuracy curves of
+        the trials finished so far say it will not pay:
+        :class:`~skautoml.nas.MedianStopping` (below the median of finished
+        trials at the same epoch) or :class:`~skautoml.nas.CurveExtrapolation`
+        (its extrapolated curve stays below the best finished trial), with
+        their default settings; an instance is copied and reset, never
+        changed. Only full-fidelity trials are stopped or learned from.
+        Finished curves reach the rule between rounds of parallel trials, so
+        with ``n_jobs`` > 1 trials of one round do not learn from one another
+        and the search can differ from the sequential one (which it equals
+        without a rule).
+    resource : {'epochs', 'data', 'both'}, default='epochs'
+        What the resource of a multi-fidelity strategy (successive halving,
+        Hyperband, BOHB) cuts, for a trial at share ``r`` of the full
+        fidelity: ``'epochs'`` trains ``ceil(r * max_epochs)`` epochs (at
+        least 1, on a cosine schedule of that length), ``'data'`` trains on a
+        stratified ``r * data_fraction`` of the training split, ``'both'``
+        does both. Other strategies run every trial at full fidelity.
     input_shape : tuple of int, default=None
         ``(height, width)`` or ``(channels, height, width)`` of each row when
         2-D input holds flattened images.
+    augment : {None, 'auto', 'randaugment', 'uniformaugment', 'mixup', 'cutmix'} or callable, default=None
+        Augmentation of every training batch of image data, in every trial
+        and in the refit (validation and prediction are never augmented).
+        The names stand for :class:`~skautoml.prep.augment.RandAugment`,
+        :class:`~skautoml.prep.augment.UniformAugment` and label-mixing mixup
+        and cutmix (trained on the mixed soft labels). ``'auto'`` first
+        searches a policy on the training split with
+        :class:`~skautoml.prep.augment.AugmentPolicySearch` (Bayesian
+        optimisation, 10 policies, proxy trainings of at most 15 epochs,
+        within a quarter of ``time_budget`` when one is set; the search's
+        time counts in the budget) and uses it when it beats no augmentation.
+        A :class:`~skautoml.prep.augment.BatchAugment` combines a policy with
+        mixup or cutmix; any other callable ``policy(images, generator)``
+        (an op, a policy) is applied as it is.
     device : str, default='auto'
         Torch device; ``'auto'`` picks CUDA when available.
     n_jobs : int, default=None
@@ -111,20 +183,28 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
     best_params_ : dict
         The decisions of the best architecture.
     best_score_ : float
-        Its validation accuracy.
+        Its validation accuracy. The best trial is the one of rank 1: with a
+        multi-fidelity strategy, the best of the trials at the highest
+        resource that was reached (full fidelity, when any trial ran at
+        full fidelity), since a score at lower fidelity is not comparable.
     best_index_ : int
         Its row in ``search_results_``.
     best_estimator_ : skorch.NeuralNetClassifier
         The best architecture trained on all the data (only with ``refit=True``).
     search_results_ : dict of numpy arrays
         One row per trial, like ``cv_results_``; ``pandas.DataFrame(search_results_)``
-        makes a table. Columns: ``trial`` (index), ``rank`` (1 is best; failed
+        makes a table. Columns: ``trial`` (index), ``rank`` (1 is best: trials
+        are ranked by ``resource``, highest first, then by ``score``; failed
         trials rank last), ``score`` (validation accuracy, NaN when failed),
-        ``status`` ('ok' or 'failed'), ``architecture`` (the value),
-        ``params`` (its decisions as a dict), ``n_params``, ``flops`` (of one
-        forward pass of one sample), ``epochs`` (run), ``best_epoch`` (scored),
-        ``train_seconds``, ``seed``, ``worker`` (host:pid that ran it) and
-        ``error`` (text of a failure, else None).
+        ``status`` ('ok' or 'failed'), ``resource`` (share of the full
+        fidelity the trial ran at; 1.0 except under a multi-fidelity
+        strategy), ``architecture`` (the value), ``params`` (its decisions as
+        a dict), ``n_params``, ``flops`` (of one forward pass of one sample),
+        ``epochs`` (run), ``best_epoch`` (scored), ``stopped_early`` (whether
+        ``trial_stopping`` ended it), ``curve`` (validation accuracy after each
+        epoch, a tuple; empty when failed), ``train_seconds``, ``seed``,
+        ``worker`` (host:pid that ran it) and ``error`` (text of a failure,
+        else None).
     search_space_ : SearchSpace
         The space searched.
     classes_ : ndarray of shape (n_classes,)
@@ -136,6 +216,13 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         Shape of one sample as the network sees it.
     device_ : str
         The device used.
+    augment_ : BatchAugment or None
+        The augmentation applied to training batches.
+    trial_stopping_ : TrialStoppingRule or None
+        The copy of ``trial_stopping`` the search used, holding the curves it
+        learned from (``completed_curves``).
+    augment_search_ : AugmentPolicySearch
+        The policy search, with ``augment='auto'``.
     search_seconds_, refit_seconds_ : float
         Wall time of the search and of the refit.
 
@@ -157,8 +244,15 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "search_space": [StrOptions({"auto", *SPACES}), HasMethods(["sample", "mutate", "encode", "build"])],
-        "strategy": [StrOptions(set(STRATEGIES)), HasMethods(["reset", "ask", "tell"])],
+        "search_space": [
+            StrOptions({"auto", "morphism", *SPACES}),
+            HasMethods(["sample", "mutate", "encode", "build"]),
+        ],
+        "strategy": [
+            StrOptions(set(STRATEGIES)),
+            HasMethods(["reset", "ask", "tell"]),
+            HasMethods(["reset", "search", "fit_final"]),
+        ],
         "max_trials": [Interval(Integral, 1, None, closed="left"), None],
         "time_budget": [Interval(Real, 0, None, closed="neither"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -167,7 +261,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "trial_stopping": [StrOptions(set(TRIAL_STOPPING)), HasMethods(["reset", "observe", "should_stop"]), None],
+        "resource": [StrOptions(set(RESOURCES))],
         "input_shape": [tuple, list, None],
+        "augment": [StrOptions({"auto", *AUGMENTATIONS}), callable, None],
         "device": [str],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -187,7 +284,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         batch_size=64,
         lr=3e-3,
         patience=8,
+        trial_stopping=None,
+        resource="epochs",
         input_shape=None,
+        augment=None,
         device="auto",
         n_jobs=None,
         random_state=None,
@@ -204,7 +304,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.patience = patience
+        self.trial_stopping = trial_stopping
+        self.resource = resource
         self.input_shape = input_shape
+        self.augment = augment
         self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -235,7 +338,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         base_seed = int(rng.randint(2**31 - 1))
         data = self._split(X, y_encoded, rng)
+        self.augment_ = self._resolve_augment(data, base_seed)
 
+        self.trial_stopping_ = self._resolve_trial_stopping()
         evaluator = Evaluator(
             self.search_space_,
             self.input_shape_,
@@ -244,59 +349,82 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             lr=self.lr,
             patience=self.patience,
             device=self.device_,
+            augment=self.augment_,
+            stopping_rule=self.trial_stopping_,
         )
-        strategy = self._resolve_strategy().reset(self.search_space_, base_seed)
+        strategy = resolve_strategy(self.strategy).reset(self.search_space_, base_seed)
 
         # Small networks cost per batch more than per sample: estimate in batches.
         refit_batches = math.ceil(len(X) / self.batch_size)
         trial_batches = math.ceil(self.data_fraction * len(data[0]) / self.batch_size)
 
+        full = Fidelity(budget.max_epochs, self.data_fraction)
+
         def refit_seconds(results):
             """Seconds to keep back for the refit, given the trials so far."""
             if not self.refit or self.time_budget is None:
                 return 0.0
-            best = max((r for r in results if r.ok), key=lambda r: r.score, default=None)
+            best = max((r for r in results if r.ok), key=lambda r: (r.resource, r.score), default=None)
             if best is None:
                 # Before any result: split the budget so that a first trial and
                 # its refit on all the data fit together.
                 return self.time_budget * refit_batches / (refit_batches + trial_batches)
             # The refit repeats the best trial up to its best epoch, on all the data.
             seconds_per_epoch = best.train_seconds / max(best.epochs, 1)
-            return seconds_per_epoch * refit_batches / trial_batches * best.best_epoch
+            fraction = fidelity_at(full, best.resource, self.resource).data_fraction
+            batches = max(math.ceil(fraction * len(data[0]) / self.batch_size), 1)
+            return seconds_per_epoch * refit_batches / batches * _refit_epochs(best, self.max_epochs)
 
-        results = run_search(
-            strategy,
-            evaluator,
-            data,
-            Fidelity(budget.max_epochs, self.data_fraction),
-            budget,
-            base_seed,
-            n_jobs=self.n_jobs,
-            refit_seconds=refit_seconds,
-            verbose=self.verbose,
-        )
+        # Morphism strategies train children from their parents' weights: they run
+        # their own loop and their own refit (which keeps training the best network).
+        owns_loop = hasattr(strategy, "search")
+        if owns_loop:
+            results = strategy.search(
+                evaluator,
+                data,
+                full,
+                budget,
+                base_seed,
+                n_jobs=self.n_jobs,
+                refit_seconds=refit_seconds,
+                verbose=self.verbose,
+            )
+        else:
+            results = run_search(
+                strategy,
+                evaluator,
+                data,
+                full,
+                budget,
+                base_seed,
+                n_jobs=self.n_jobs,
+                refit_seconds=refit_seconds,
+                verbose=self.verbose,
+                resource=self.resource,
+            )
         self.search_seconds_ = budget.elapsed
         self._record(results)
         if hasattr(self, "best_estimator_"):
             del self.best_estimator_  # from an earlier fit
         if self.refit:
             best = results[self.best_index_]
-            self.best_estimator_ = evaluator.fit_final(
+            refit_epochs = _refit_epochs(best, self.max_epochs)
+            trainer = strategy if owns_loop else evaluator
+            self.best_estimator_ = trainer.fit_final(
                 self.best_architecture_,
                 X,
                 y_encoded,
-                epochs=max(best.best_epoch, 1),
+                epochs=refit_epochs,
                 schedule_epochs=self.max_epochs,
                 seed=trial_seed(base_seed, self.best_index_),
                 deadline=self._refit_deadline(budget),
                 verbose=int(self.verbose >= 2),
             )
-            refit_epochs = len(self.best_estimator_.history)
-            if refit_epochs < best.best_epoch:
+            if len(self.best_estimator_.history) < refit_epochs:
                 warnings.warn(
-                    f"time_budget={self.time_budget} ran out during the refit after {refit_epochs} "
-                    f"of {best.best_epoch} epochs; the final model may be undertrained. Raise "
-                    "time_budget or lower max_epochs.",
+                    f"time_budget={self.time_budget} ran out during the refit after "
+                    f"{len(self.best_estimator_.history)} of {refit_epochs} epochs; the final model may "
+                    "be undertrained. Raise time_budget or lower max_epochs.",
                     UserWarning,
                 )
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
@@ -309,6 +437,14 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         if budget.deadline is None:
             return None
         return budget.deadline + float(self.search_results_["train_seconds"].max())
+
+    def _resolve_trial_stopping(self):
+        """A reset copy of the trial-stopping rule (the parameter is never changed), or None."""
+        if self.trial_stopping is None:
+            return None
+        if isinstance(self.trial_stopping, str):
+            return TRIAL_STOPPING[self.trial_stopping]().reset()
+        return copy.deepcopy(self.trial_stopping).reset()
 
     def _encode_labels(self, y):
         check_classification_targets(y)
@@ -333,6 +469,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         images = len(self.input_shape_) == 3
         if self.search_space == "auto":
             return CNNSpace() if images else MLPSpace()
+        if self.search_space == "morphism":
+            return MorphismSpace(kind="cnn" if images else "mlp")
         space = SPACES[self.search_space]() if isinstance(self.search_space, str) else self.search_space
         if getattr(space, "takes_images", False) and not images:
             raise ValueError(
@@ -342,10 +480,36 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             )
         return space
 
-    def _resolve_strategy(self):
-        if isinstance(self.strategy, str):
-            return STRATEGIES[self.strategy]()
-        return copy.deepcopy(self.strategy)
+    def _resolve_augment(self, data, seed):
+        if hasattr(self, "augment_search_"):
+            del self.augment_search_  # from an earlier fit
+        if self.augment is None:
+            return None
+        if len(self.input_shape_) != 3:
+            raise ValueError(
+                f"augment={self.augment!r} augments images, but X is tabular with "
+                f"{self.n_features_in_} features. Pass (N, H, W) or (N, C, H, W) arrays, set "
+                "input_shape for flattened images, or leave augment=None."
+            )
+        if isinstance(self.augment, BatchAugment):
+            return self.augment
+        if callable(self.augment):
+            return BatchAugment(self.augment)
+        if self.augment != "auto":
+            return AUGMENTATIONS[self.augment]()
+        search = AugmentPolicySearch(
+            max_trials=10,
+            time_budget=None if self.time_budget is None else self.time_budget / 4,
+            proxy_epochs=min(self.max_epochs, 15),
+            batch_size=self.batch_size,
+            lr=self.lr,
+            device=self.device_,
+            n_jobs=self.n_jobs,
+            random_state=seed,
+            verbose=self.verbose,
+        )
+        self.augment_search_ = search.fit(data[0], self.classes_[data[1]])
+        return BatchAugment(search.best_policy_) if search.best_policy_.sub_policies else None
 
     def _split(self, X, y, rng):
         splitter = StratifiedShuffleSplit(
@@ -363,18 +527,29 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 f"All {len(results)} trials failed, so no architecture could be chosen. "
                 f"Errors: {errors[:3]}. Check the data, the search space and lr."
             )
-        rank = rankdata(np.where(ok, -scores, np.inf), method="min").astype(int)
+        resources = np.array([r.resource for r in results], dtype=float)
+        # By resource, then score: a low-fidelity score is not comparable to a full one.
+        order = np.lexsort((np.where(ok, -scores, np.inf), np.where(ok, -resources, np.inf)))
+        keys = [(resources[i], scores[i]) if ok[i] else () for i in order]
+        rank = np.empty(len(results), dtype=int)
+        for position, i in enumerate(order):
+            # Equal keys share the smallest rank (rankdata's 'min').
+            same = position > 0 and keys[position] == keys[position - 1]
+            rank[i] = rank[order[position - 1]] if same else position + 1
         columns = {
             "trial": np.arange(len(results)),
             "rank": rank,
             "score": scores,
             "status": np.array([r.status for r in results]),
+            "resource": resources,
             "architecture": _object_array([r.architecture for r in results]),
             "params": _object_array([_describe(r.architecture) for r in results]),
             "n_params": np.array([r.n_params for r in results]),
             "flops": np.array([r.flops for r in results]),
             "epochs": np.array([r.epochs for r in results]),
             "best_epoch": np.array([r.best_epoch for r in results]),
+            "stopped_early": np.array([r.stopped_early for r in results], dtype=bool),
+            "curve": _object_array([tuple(r.curve) for r in results]),
             "train_seconds": np.array([r.train_seconds for r in results]),
             "seed": np.array([r.seed for r in results]),
             "worker": np.array([r.worker for r in results]),
@@ -383,7 +558,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.search_results_ = {name: columns[name] for name in RESULT_COLUMNS}
         self.n_trials_ = len(results)
         # The first of the best: ties go to the earlier (usually cheaper to find) trial.
-        self.best_index_ = int(np.nanargmax(scores))
+        self.best_index_ = int(order[0])
         self.best_score_ = float(scores[self.best_index_])
         self.best_architecture_ = results[self.best_index_].architecture
         self.best_params_ = _describe(self.best_architecture_)
@@ -406,8 +581,17 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         lines = [
             f"{type(self).__name__}: {self.n_trials_} trials ({n_failed} failed) in "
             f"{self.search_seconds_:.1f} s on {self.device_}; refit {self.refit_seconds_:.1f} s.",
+            f"Training batches augmented with {self.augment_!r}." if self.augment_ is not None else "No augmentation.",
             f"Best validation accuracy {self.best_score_:.4f} (trial {self.best_index_}): "
             f"{self.best_architecture_}",
+        ]
+        if (results["resource"] < 1).any():
+            n_full = int((results["resource"] == 1).sum())
+            lines.append(
+                f"{n_full} trials at full fidelity; trials at a lower resource rank below them "
+                "(see the resource column of search_results_)."
+            )
+        lines += [
             "",
             f"{'rank':>4} {'trial':>5} {'score':>7} {'params':>9} {'MFLOPs':>8} {'epochs':>6} {'seconds':>7}  architecture",
         ]
@@ -465,6 +649,11 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         # skorch loads a model saved on a GPU onto the CPU when no GPU is left.
         if hasattr(self, "best_estimator_"):
             self.device_ = str(self.best_estimator_.device)
+
+
+def _refit_epochs(result, max_epochs):
+    """Epochs of the refit: the best epoch of a full-fidelity trial, else full fidelity."""
+    return max(result.best_epoch, 1) if result.resource >= 1 else max_epochs
 
 
 def _describe(architecture):

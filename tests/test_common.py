@@ -1,14 +1,27 @@
 """scikit-learn's (and, for samplers, imbalanced-learn's) estimator checks over every public estimator.
 
-Estimators that take image arrays only (``ImageAugmenter``) cannot be fed the 2-D data of
-these checks; their behaviour is tested in their own test files.
+Estimators that take image arrays only (``ImageAugmenter``, ``AugmentPolicySearch``) cannot
+be fed the 2-D data of these checks; their behaviour is tested in their own test files.
 """
 import pytest
 from imblearn.utils.estimator_checks import parametrize_with_checks as parametrize_with_imblearn_checks
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.naive_bayes import GaussianNB
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skautoml import AutoNASClassifier
+from skautoml.features import (
+    AutoencoderExtractor,
+    AutoFeatureEngineer,
+    EmbeddedSelector,
+    FeatureConstructor,
+    FeatureExtractor,
+    FilterSelector,
+    Genetic,
+    NetworkFeatureExtractor,
+    NeuralFeatureSelector,
+    WrapperSelector,
+)
 from skautoml.prep import (
     AutoCleaner,
     AutoSMOTE,
@@ -46,6 +59,42 @@ ESTIMATORS = [
     # One combination: the checks fit it many times.
     CleaningSearch(LogisticRegression(), param_grid={"cleaner__clip_outliers": [True]}, cv=2),
     *SAMPLERS,
+    # Feature engineering.
+    *(
+        FilterSelector(method=method, k=1, random_state=0)
+        for method in ("variance", "correlation", "mrmr", "chi2", "anova", "mutual_info")
+    ),
+    FilterSelector(method="mrmr", k="auto", cv=2, estimator=LogisticRegression(), random_state=0),
+    EmbeddedSelector(method="l1", C=1.0, random_state=0),
+    EmbeddedSelector(method="tree", n_estimators=5, random_state=0),
+    NeuralFeatureSelector(max_epochs=3, hidden_units=(8,), threshold=0.0, random_state=0),
+    FeatureConstructor(max_features_added=1, max_candidates=1, cv=2, random_state=0),
+    FeatureExtractor("pca", n_components=2),
+    FeatureExtractor("ica", n_components=2, random_state=0),
+    FeatureExtractor("kernel_pca", n_components=2, method_params={"kernel": "rbf"}),
+    FeatureExtractor("isomap", n_components=2),
+    FeatureExtractor("lda", n_components=1),
+    FeatureExtractor("pca", n_components="auto", estimator=RidgeClassifier(), cv=2),
+    AutoencoderExtractor(n_components=2, hidden_layer_sizes=(8,), max_epochs=5, device="cpu", random_state=0),
+    AutoencoderExtractor(
+        n_components=2, hidden_layer_sizes=(8,), max_epochs=5, corruption="masking", device="cpu", random_state=0
+    ),
+    NetworkFeatureExtractor(AutoNASClassifier(max_trials=1, max_epochs=2, device="cpu", random_state=0)),
+    WrapperSelector(GaussianNB(), cv=2),
+    WrapperSelector(
+        GaussianNB(), search=Genetic(population_size=4, n_generations=3), n_features_to_select=2, cv=2, random_state=0
+    ),
+    WrapperSelector(GaussianNB(), search="annealing", cv=2, max_evaluations=8, random_state=0),
+    AutoFeatureEngineer(search_space={"select": [FilterSelector(k=1)]}, cv=2),
+    AutoFeatureEngineer(
+        LogisticRegression(),
+        search_space=[
+            {"select": ["passthrough", FilterSelector(k=1)]},
+            {"extract": [FeatureExtractor("pca", n_components=1)]},
+        ],
+        cv=2,
+        random_state=0,
+    ),
 ]
 
 # Expected failures, each with its reason a maintainer would accept: class -> {check name: reason}.

@@ -10,7 +10,17 @@ import pytest
 import torch
 from torch import nn
 
-from skautoml.nas import CNNArchitecture, CNNLayer, CNNSpace, MLPArchitecture, MLPSpace, SearchSpace
+from skautoml.nas import (
+    CellSpace,
+    CNNArchitecture,
+    CNNLayer,
+    CNNSpace,
+    FactorizedSpace,
+    HierarchicalSpace,
+    MLPArchitecture,
+    MLPSpace,
+    SearchSpace,
+)
 
 TINY_MLP = MLPSpace(
     min_layers=1,
@@ -73,6 +83,25 @@ SPACES = {
     "cnn": CNNSpace(),
     "cnn-noskip-1-2": CNNSpace(min_layers=1, max_layers=2, channels=(4, 8), stem_channels=(4,), skip_probability=0.0),
     "cnn-skips-0-3": CNNSpace(min_layers=0, max_layers=3, channels=(4, 8), stem_channels=(4, 8), skip_probability=0.5),
+    "cell": CellSpace(n_blocks=2, n_cells=3, initial_channels=4),
+    "cell-concat-1-reduction": CellSpace(
+        n_blocks=3,
+        operations=("sepconv3x3", "identity", "zero", "maxpool"),
+        combine=("concat",),
+        n_cells=4,
+        initial_channels=6,
+        n_reductions=1,
+    ),
+    "factorized": FactorizedSpace(),
+    "factorized-one-stage": FactorizedSpace(
+        n_stages=1, block_types=("sepconv",), stage_channels=(8,), stage_strides=(2,), stem_channels=8
+    ),
+    "hierarchical": HierarchicalSpace(),
+    "hierarchical-flat": HierarchicalSpace(levels=2, n_nodes=4),
+    # Four levels and no 'none': complete DAGs at every level.
+    "hierarchical-deep-complete": HierarchicalSpace(
+        levels=4, n_motifs=(2, 2), n_nodes=(3, 2, 3), primitives=("conv1x1", "identity", "avgpool3x3"), channels=4
+    ),
     **{name: space for name, (space, _) in TINY_SPACES.items()},
 }
 

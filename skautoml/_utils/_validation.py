@@ -1,21 +1,29 @@
 """Input validation for estimators that take tabular rows or images."""
 import numpy as np
+from scipy import sparse
 from sklearn.utils import check_array, check_X_y
 
 from ._compat import validate_data
 
 
-def check_finite(X, what="X"):
-    """Raise a ValueError that points to imputation when ``X`` has NaN or infinity."""
-    finite = np.isfinite(X)
+#: What to do about missing values, for every error about them.
+IMPUTE_ADVICE = (
+    "Impute missing values first, for example with skautoml.prep.TypedImputer or "
+    "skautoml.prep.AutoCleaner (or sklearn.impute.SimpleImputer) in a Pipeline before it, "
+    "and replace or clip infinite values."
+)
+
+
+def check_finite(X, estimator_name, what="X", advice=""):
+    """Raise a ValueError that points to imputation when ``X`` (dense or sparse) has NaN or inf."""
+    values = X.data if sparse.issparse(X) else X
+    finite = np.isfinite(values)
     if not finite.all():
-        n_nan = int(np.isnan(X).sum())
+        n_nan = int(np.isnan(values).sum())
         n_inf = int(finite.size - finite.sum()) - n_nan
         raise ValueError(
-            f"Input {what} contains NaN ({n_nan} values) or inf ({n_inf} values). Neural networks "
-            "need finite inputs: impute missing values first, for example with "
-            "sklearn.impute.SimpleImputer in a Pipeline before this estimator, and replace "
-            "or clip infinite values."
+            f"Input {what} contains NaN ({n_nan} values) or inf ({n_inf} values); {estimator_name} "
+            f"needs finite values. {IMPUTE_ADVICE}{advice}"
         )
 
 
@@ -94,7 +102,7 @@ def validate_network_input(estimator, X, y="no_validation", *, reset, input_shap
                     f"{int(np.prod(shape))}."
                 )
             X = X.reshape((X.shape[0], *shape))
-    check_finite(X)
+    check_finite(X, name)
     sample_shape = tuple(X.shape[1:])
     if reset:
         estimator.input_shape_ = sample_shape

@@ -6,11 +6,76 @@ the :class:`Evaluator` trains and scores one. ``AutoNASClassifier`` runs them
 under a :class:`Budget`.
 """
 from .._utils._budget import Budget
-from .evaluate import Evaluator, Fidelity, TrialResult
-from .space import CNNArchitecture, CNNLayer, CNNSpace, MLPArchitecture, MLPSpace, SearchSpace
-from .strategy import RandomSearch, RegularizedEvolution, Strategy
+from .evaluate import CurveExtrapolation, Evaluator, Fidelity, MedianStopping, TrialResult, TrialStoppingRule
+from .space import (
+    Block,
+    CellArchitecture,
+    CellSpace,
+    CNNArchitecture,
+    CNNLayer,
+    CNNSpace,
+    FactorizedArchitecture,
+    FactorizedSpace,
+    HierarchicalArchitecture,
+    HierarchicalSpace,
+    MLPArchitecture,
+    MLPSpace,
+    SearchSpace,
+    StageChoice,
+)
+# .strategy first: it registers the morphism strategies, which build on its Strategy base.
+from .strategy import (
+    BOHB,
+    BayesianOptimization,
+    Hyperband,
+    Proposal,
+    RandomSearch,
+    RegularizedEvolution,
+    ReinforceController,
+    Strategy,
+    SuccessiveHalving,
+    SurrogateEvolution,
+)
+from .morphism import (
+    Morphism,
+    MorphArchitecture,
+    MorphismBayesian,
+    MorphismHillClimbing,
+    MorphismSpace,
+    apply_morphism,
+    net2deeper,
+    net2wider,
+    widen_kernel,
+)
 
 __all__ = [
+    "ReinforceController",
+    "SurrogateEvolution",
+    "BOHB",
+    "Hyperband",
+    "MorphArchitecture",
+    "Morphism",
+    "MorphismBayesian",
+    "MorphismHillClimbing",
+    "MorphismSpace",
+    "Proposal",
+    "SuccessiveHalving",
+    "apply_morphism",
+    "net2deeper",
+    "net2wider",
+    "widen_kernel",
+    "Block",
+    "CellArchitecture",
+    "CellSpace",
+    "CurveExtrapolation",
+    "FactorizedArchitecture",
+    "FactorizedSpace",
+    "HierarchicalArchitecture",
+    "HierarchicalSpace",
+    "MedianStopping",
+    "StageChoice",
+    "TrialStoppingRule",
+    "BayesianOptimization",
     "Budget",
     "CNNArchitecture",
     "CNNLayer",

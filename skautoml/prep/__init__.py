@@ -7,6 +7,7 @@ from ._cleaning import (
     infer_column_types,
 )
 from .augment import (
+    AugmentPolicySearch,
     AutoSMOTE,
     GaussianNoiseOversampler,
     ImageAugmenter,
@@ -18,6 +19,7 @@ from ._samplers import DuplicateRowRemover, LabelNoiseFilter, OutlierRowRemover
 from ._clean_search import AutoCleaner, CleaningSearch
 
 __all__ = [
+    "AugmentPolicySearch",
     "ImageAugmenter",
     "RandAugment",
     "UniformAugment",

@@ -9,8 +9,13 @@ from ._evaluator import (
     count_flops,
 )
 from ._iterator import TensorBatchIterator
+from ._stopping import CurveExtrapolation, MedianStopping, StopTrialEarly, TrialStoppingRule
 
 __all__ = [
+    "CurveExtrapolation",
+    "MedianStopping",
+    "StopTrialEarly",
+    "TrialStoppingRule",
     "CheckFiniteLoss",
     "Evaluator",
     "Fidelity",

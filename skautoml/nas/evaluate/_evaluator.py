@@ -15,17 +15,47 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..._utils._random import torch_seeded
 from ..space._modules import Standardize
 from ._iterator import TensorBatchIterator
+from ._stopping import StopTrialEarly
 
 
 class TrialNet(NeuralNetClassifier):
-    """skorch's classifier, minus a per-batch cost that small networks feel.
+    """skorch's classifier, minus a per-batch cost that small networks feel, plus augmentation.
 
     skorch switches every module to training or evaluation mode on every
     batch, walking all submodules each time; here a module already in the
     requested mode is left alone.
+
+    ``augment`` (a :class:`~skautoml.prep.augment.BatchAugment`, or any
+    callable ``augment(images, y, generator, n_classes) -> (images, targets)``)
+    changes every training batch; targets may be soft labels, which the
+    cross-entropy loss takes as class probabilities. Its randomness comes from
+    a generator seeded from torch's global seed at the start of each fit.
     """
+
+    def __init__(self, *args, augment=None, n_classes=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.augment = augment
+        self.n_classes = n_classes
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        if self.augment is not None:
+            seed = int(torch.randint(2**62, (1,)))
+            self.augment_generator_ = torch.Generator().manual_seed(seed)
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        if self.augment is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = batch
+        Xi, targets = self.augment(Xi, yi, self.augment_generator_, self.n_classes)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, targets, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def _set_training(self, training=True):
         for name in self._modules + self._criteria:
@@ -112,6 +142,17 @@ class TrialResult:
         Torch and numpy seed of the trial.
     worker : str
         ``host:pid`` of the process that ran the trial.
+    curve : tuple of float
+        Validation accuracy after each epoch run (empty for a failed trial).
+    stopped_early : bool
+        Whether the evaluator's trial-stopping rule ended the trial before its
+        ``max_epochs`` (patience-based early stopping and deadlines do not
+        count).
+    resource : float in (0, 1]
+        Share of the full fidelity the trial ran at: what a multi-fidelity
+        strategy (successive halving, Hyperband, BOHB) asked for, 1.0 for
+        every trial of any other strategy. The search loop sets it; the
+        evaluator sees only the resulting :class:`Fidelity`.
     """
 
     architecture: object
@@ -125,6 +166,9 @@ class TrialResult:
     best_epoch: int = 0
     seed: int = 0
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    curve: tuple = ()
+    stopped_early: bool = False
+    resource: float = 1.0
 
     @property
     def ok(self):
@@ -165,6 +209,13 @@ class Evaluator:
         early stopping off.
     device : str
         A resolved torch device ('cpu', 'cuda', 'cuda:1').
+    augment : callable or None
+        Applied to every training batch of image data (see :class:`TrialNet`).
+    stopping_rule : TrialStoppingRule or None
+        Asked after every epoch of a trial whether to stop it (see
+        :class:`~skautoml.nas.evaluate.StopTrialEarly`); None lets
+        trials run their epochs. The search loop passes it the curves of
+        finished full-fidelity trials between rounds of trials.
     """
 
     def __init__(
@@ -177,6 +228,8 @@ class Evaluator:
         weight_decay=1e-4,
         patience=8,
         device="cpu",
+        augment=None,
+        stopping_rule=None,
     ):
         self.space = space
         self.input_shape = tuple(input_shape)
@@ -186,6 +239,8 @@ class Evaluator:
         self.weight_decay = weight_decay
         self.patience = patience
         self.device = device
+        self.augment = augment
+        self.stopping_rule = stopping_rule
 
     def build_module(self, architecture, X_train):
         """The network of ``architecture`` behind a standardisation of ``X_train``."""
@@ -208,6 +263,8 @@ class Evaluator:
             callbacks.append(
                 ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True))
             )
+        if valid_data is not None and self.stopping_rule is not None:
+            callbacks.append(("trial_stopping", StopTrialEarly(self.stopping_rule)))
         return TrialNet(
             module,
             criterion=nn.CrossEntropyLoss,
@@ -223,6 +280,8 @@ class Evaluator:
             callbacks=callbacks,
             callbacks__valid_acc=None,  # replaced by ValidAccuracy
             device=self.device,
+            augment=self.augment,
+            n_classes=self.n_classes,
             verbose=verbose,
             # The epoch table costs time even when nothing is printed.
             **({} if verbose else {"callbacks__print_log": None}),
@@ -237,16 +296,18 @@ class Evaluator:
         started = time.perf_counter()
         n_params = flops = 0
         try:
-            torch.manual_seed(seed)
-            X_train, y_train = _subsample(X_train, y_train, fidelity.data_fraction, seed)
-            module = self.build_module(architecture, X_train)
-            n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-            flops = count_flops(module, self.input_shape)
-            valid_data = self._to_device(X_valid, y_valid)
-            net = self.make_net(module, fidelity.max_epochs, valid_data, deadline)
-            net.fit(*self._to_device(X_train, y_train))
+            # Seeded in a fork: a search in this process leaves the caller's torch random state alone.
+            with torch_seeded(seed, self.device):
+                X_train, y_train = _subsample(X_train, y_train, fidelity.data_fraction, seed)
+                module = self.build_module(architecture, X_train)
+                n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+                flops = count_flops(module, self.input_shape)
+                valid_data = self._to_device(X_valid, y_valid)
+                net = self.make_net(module, fidelity.max_epochs, valid_data, deadline)
+                net.fit(*self._to_device(X_train, y_train))
             valid_loss = net.history[:, "valid_loss"]
             best = int(np.argmin(valid_loss))
+            curve = tuple(float(row.get("valid_acc", math.nan)) for row in net.history)
             return TrialResult(
                 architecture,
                 score=float(net.history[best, "valid_acc"]),
@@ -257,6 +318,8 @@ class Evaluator:
                 epochs=len(net.history),
                 best_epoch=best + 1,
                 seed=seed,
+                curve=curve,
+                stopped_early=bool(net.history[-1].get("stopped_early", False)),
             )
         except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
             if isinstance(exc, torch.OutOfMemoryError) and torch.cuda.is_available():
@@ -280,11 +343,11 @@ class Evaluator:
         ``schedule_epochs`` epochs, stopped after ``epochs`` (the trial's best
         epoch), so the refit repeats the winning trial's training on more data.
         """
-        torch.manual_seed(seed)
-        module = self.build_module(architecture, X)
-        net = self.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
-        net.set_params(max_epochs=epochs)
-        net.fit(*self._to_device(X, y))
+        with torch_seeded(seed, self.device):
+            module = self.build_module(architecture, X)
+            net = self.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
+            net.set_params(max_epochs=epochs)
+            net.fit(*self._to_device(X, y))
         # The fitted net outlives the search: later training must not stop at its deadline.
         return net.set_params(callbacks__deadline__deadline=None)
 

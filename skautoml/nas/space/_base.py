@@ -12,6 +12,11 @@ class SearchSpace(ABC):
     ``nn.Module``. Strategies use only ``sample``, ``mutate`` and ``encode``,
     so a new space works with every strategy that needs no more than these.
 
+    The contract is not tied to networks: a value only has to be hashable and
+    encodable, so :class:`skautoml.prep.augment.PolicySpace` (augmentation
+    policies, whose ``build`` returns a policy) is searched by the same
+    strategies.
+
     Subclasses store their constructor arguments unchanged, as scikit-learn
     estimators do, so a space is a parameter of ``AutoNASClassifier`` that
     ``clone`` and ``get_params`` handle.

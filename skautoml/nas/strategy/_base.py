@@ -1,12 +1,13 @@
 """The strategy contract: ask for architectures, tell their results."""
-import inspect
 from abc import ABC, abstractmethod
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ..._utils._params import ParamsMixin
 
-class Strategy(ABC):
+
+class Strategy(ParamsMixin, ABC):
     """An architecture optimiser that speaks ask/tell.
 
     A strategy instance holds only its settings until :meth:`reset` binds it
@@ -50,25 +51,3 @@ class Strategy(ABC):
     def tell(self, architecture, result):
         """Report the result of a trial (an object with ``score``; NaN for a failed trial)."""
         self.history.append((architecture, float(result.score)))
-
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    def get_params(self, deep=True):
-        """The constructor arguments, as given (``deep`` is accepted for scikit-learn's ``clone``)."""
-        parameters = inspect.signature(type(self).__init__).parameters.values()
-        return {
-            p.name: getattr(self, p.name)
-            for p in parameters
-            if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
-        }
-
-    def set_params(self, **params):
-        """Set constructor arguments (for ``AutoNASClassifier.set_params(strategy__name=...)``)."""
-        valid = self.get_params()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {sorted(valid)}.")
-            setattr(self, name, value)
-        return self

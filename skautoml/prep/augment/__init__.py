@@ -18,9 +18,16 @@ from ._image import (
     cutmix,
     mixup,
 )
+from ._batch import BatchAugment
+from ._policy import AugmentPolicy, AugmentPolicySearch, PolicyOp, PolicySpace
 from ._tabular import AutoSMOTE, GaussianNoiseOversampler, MixupOversampler
 
 __all__ = [
+    "AugmentPolicy",
+    "AugmentPolicySearch",
+    "BatchAugment",
+    "PolicyOp",
+    "PolicySpace",
     "Brightness",
     "ChannelShuffle",
     "Contrast",
