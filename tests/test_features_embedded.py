@@ -13,7 +13,6 @@ from sklearn.feature_selection import SelectFromModel
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from skautoml.features import EmbeddedSelector, NeuralFeatureSelector
 from skautoml.features._embedded import GatePenaltyNet
@@ -24,16 +23,6 @@ FAST_NET = dict(max_epochs=30, random_state=0)
 
 # Small settings: the checks fit each instance many times. threshold=0 keeps the briefly
 # trained network from closing every gate on the checks' tiny data sets.
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Competing BLAS and torch threads on a few shared cores make the many small fits here slow.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from torch import nn
 from skautoml import AutoNASClassifier
 from skautoml.features import AutoencoderExtractor, FeatureExtractor, NetworkFeatureExtractor
 
-torch.set_num_threads(1)
 
 TINY_NAS = dict(max_trials=1, max_epochs=2, device="cpu", random_state=0)
 TINY_AE = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=5, device="cpu", random_state=0)

@@ -14,7 +14,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from skautoml.features import FilterSelector
 
@@ -22,13 +21,6 @@ METHODS = ["variance", "correlation", "mrmr", "chi2", "anova", "mutual_info"]
 INFORMATIVE = set(range(5))  # make_classification(shuffle=False) puts them first, then 2 redundant ones
 
 # Small settings: the checks fit each instance many times.
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # BLAS threads competing for a few shared cores make the many small fits here ten times slower.
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture(scope="module")

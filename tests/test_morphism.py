@@ -60,15 +60,6 @@ SPACES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small networks on a shared machine: more intra-op threads only wait for each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(params=list(SPACES.values()), ids=list(SPACES))
 def space(request):
     return request.param

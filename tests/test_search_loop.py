@@ -10,7 +10,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 from joblib import parallel_backend
 from sklearn.datasets import make_classification
 
@@ -22,14 +21,6 @@ from skautoml.nas.evaluate import CurveExtrapolation, Fidelity, MedianStopping, 
 from skautoml.nas.strategy._hyperband import Hyperband, SuccessiveHalving
 
 SPACE = MLPSpace(max_layers=2, widths=(8, 16, 32))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -37,16 +37,6 @@ CELL_SPACES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Cell networks run many small operations; on a busy machine several
-    intra-op threads mostly wait for each other (100x slower here)."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 @pytest.fixture(params=list(CELL_SPACES.values()), ids=list(CELL_SPACES))
 def space(request):
     return request.param

@@ -62,15 +62,6 @@ def space(request):
     return request.param
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: threads only add overhead, and the test machine's cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _samples(space, n, seed=0):
     rng = np.random.default_rng(seed)
     return [space.sample(rng) for _ in range(n)]

@@ -11,7 +11,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import load_digits
 
 import test_strategies as contract
@@ -48,14 +47,6 @@ STRATEGIES = {
     # A model after 3 results at a resource, so the contract's short drives reach it.
     "bohb": lambda: BOHB(eta=2, min_resource=1 / 4, n_min_points=3, n_candidates=16),
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(params=list(STRATEGIES), ids=list(STRATEGIES))

@@ -55,14 +55,6 @@ STRATEGIES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(params=list(STRATEGIES), ids=list(STRATEGIES))
 def make_strategy(request):
     return STRATEGIES[request.param]

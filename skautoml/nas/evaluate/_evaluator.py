@@ -322,14 +322,11 @@ class Evaluator:
                 stopped_early=bool(net.history[-1].get("stopped_early", False)),
             )
         except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
-            if isinstance(exc, torch.OutOfMemoryError) and torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            where = traceback.extract_tb(exc.__traceback__)[-1]
             return TrialResult(
                 architecture,
                 score=math.nan,
                 status="failed",
-                error=f"{type(exc).__name__}: {exc} ({os.path.basename(where.filename)}:{where.lineno})",
+                error=failure_text(exc),
                 n_params=n_params,
                 flops=flops,
                 train_seconds=time.perf_counter() - started,
@@ -357,6 +354,18 @@ class Evaluator:
             torch.as_tensor(X, dtype=torch.float32, device=self.device),
             torch.as_tensor(y, dtype=torch.int64, device=self.device),
         )
+
+
+def failure_text(exc):
+    """What a failed trial records: the exception and the line it came from.
+
+    After running out of GPU memory, the cached memory is released first, so
+    that the next trial starts clean.
+    """
+    if isinstance(exc, torch.OutOfMemoryError) and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{type(exc).__name__}: {exc} ({os.path.basename(where.filename)}:{where.lineno})"
 
 
 def count_flops(module, input_shape):

@@ -6,9 +6,7 @@ rather than an architecture alone.
 """
 import copy
 import math
-import os
 import time
-import traceback
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +16,7 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from .._search import trial_seed
-from ..evaluate._evaluator import TrialResult, _subsample, count_flops
+from ..evaluate._evaluator import TrialResult, _subsample, count_flops, failure_text
 from ..strategy._base import Strategy
 from ..strategy._bayesian import expected_improvement
 from ._transforms import apply_morphism
@@ -129,14 +127,11 @@ def _run_trial(evaluator, job, parent_module, data, fidelity, seed, deadline, n_
         # Kept networks wait on the CPU: device memory holds only the ones training.
         return result, net.module_.cpu()
     except Exception as exc:  # noqa: BLE001 - a bad child must not end the search
-        if isinstance(exc, torch.OutOfMemoryError) and torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        where = traceback.extract_tb(exc.__traceback__)[-1]
         result = MorphismTrialResult(
             job.architecture,
             score=math.nan,
             status="failed",
-            error=f"{type(exc).__name__}: {exc} ({os.path.basename(where.filename)}:{where.lineno})",
+            error=failure_text(exc),
             n_params=n_params,
             flops=flops,
             train_seconds=time.perf_counter() - started,
