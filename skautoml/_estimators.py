@@ -2,16 +2,19 @@
 import copy
 import dataclasses
 import math
+import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._utils._random import SEED_MAX, torch_seeded
 from ._utils._budget import Budget
 from ._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._utils._device import resolve_device
@@ -176,6 +179,23 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
     refit : bool, default=True
         Train the best architecture on all the data. With ``refit=False`` the
         search results are kept but the estimator cannot predict.
+    final_cells, final_channels : int or None, default=None
+        Two-stage search (NASNet, DARTS): search cells on a shallow, narrow
+        network, then stack the best cell deeper and wider for the final
+        model. When either is set, the refit builds the best architecture in
+        ``search_space_.deeper(n_cells=final_cells, initial_channels=final_channels)``
+        (None keeps the searched value) and trains that network from scratch
+        on all the data. Needs a space with a ``deeper`` method, such as
+        :class:`~skautoml.nas.CellSpace` (``search_space='cell'``).
+    final_epochs : int or None, default=None
+        Epochs of the refit, on a cosine schedule of that length. None
+        repeats the best trial's training up to its best epoch (or all
+        ``max_epochs`` after a multi-fidelity search). Set it with
+        ``final_cells`` to search at a low fidelity (small ``max_epochs``,
+        ``data_fraction``) and train the final network at full fidelity.
+        The time kept back for the refit (see ``time_budget``) is scaled by
+        these epochs and by the measured time of a training step of the
+        final network over the searched one.
 
     Attributes
     ----------
@@ -207,6 +227,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         else None).
     search_space_ : SearchSpace
         The space searched.
+    final_space_ : SearchSpace
+        The space ``best_estimator_`` was built in: ``search_space_``, or its
+        deeper version when ``final_cells`` or ``final_channels`` is set.
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
         Features of 2-D input, or values per image for image input.
@@ -270,6 +293,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "refit": ["boolean"],
+        "final_cells": [Interval(Integral, 1, None, closed="left"), None],
+        "final_channels": [Interval(Integral, 1, None, closed="left"), None],
+        "final_epochs": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -293,6 +319,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         refit=True,
+        final_cells=None,
+        final_channels=None,
+        final_epochs=None,
     ):
         self.search_space = search_space
         self.strategy = strategy
@@ -313,6 +342,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.refit = refit
+        self.final_cells = final_cells
+        self.final_channels = final_channels
+        self.final_epochs = final_epochs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -335,24 +367,27 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         y_encoded = self._encode_labels(y)
         self.device_ = resolve_device(self.device)
         self.search_space_ = self._resolve_space()
+        self.final_space_ = self._resolve_final_space()
         rng = check_random_state(self.random_state)
-        base_seed = int(rng.randint(2**31 - 1))
+        base_seed = int(rng.randint(SEED_MAX))
         data = self._split(X, y_encoded, rng)
         self.augment_ = self._resolve_augment(data, base_seed)
 
         self.trial_stopping_ = self._resolve_trial_stopping()
-        evaluator = Evaluator(
-            self.search_space_,
-            self.input_shape_,
-            len(self.classes_),
-            batch_size=self.batch_size,
-            lr=self.lr,
-            patience=self.patience,
-            device=self.device_,
-            augment=self.augment_,
-            stopping_rule=self.trial_stopping_,
-        )
+        settings = dict(batch_size=self.batch_size, lr=self.lr, patience=self.patience, device=self.device_)
+        settings.update(augment=self.augment_, stopping_rule=self.trial_stopping_)
+        evaluator = Evaluator(self.search_space_, self.input_shape_, len(self.classes_), **settings)
+        stacked = self.final_space_ is not self.search_space_
+        final_trainer = Evaluator(self.final_space_, self.input_shape_, len(self.classes_), **settings)
         strategy = resolve_strategy(self.strategy).reset(self.search_space_, base_seed)
+        # Morphism strategies train children from their parents' weights: they run
+        # their own loop and their own refit (which keeps training the best network).
+        owns_loop = hasattr(strategy, "search")
+        if owns_loop and stacked:
+            raise ValueError(
+                f"{type(strategy).__name__} refits by training its best network further, so it "
+                "cannot stack the architecture deeper: leave final_cells and final_channels None."
+            )
 
         # Small networks cost per batch more than per sample: estimate in batches.
         refit_batches = math.ceil(len(X) / self.batch_size)
@@ -369,15 +404,30 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 # Before any result: split the budget so that a first trial and
                 # its refit on all the data fit together.
                 return self.time_budget * refit_batches / (refit_batches + trial_batches)
-            # The refit repeats the best trial up to its best epoch, on all the data.
+            # The refit repeats the best trial's epochs on all the data, in the final network.
             seconds_per_epoch = best.train_seconds / max(best.epochs, 1)
             fraction = fidelity_at(full, best.resource, self.resource).data_fraction
             batches = max(math.ceil(fraction * len(data[0]) / self.batch_size), 1)
-            return seconds_per_epoch * refit_batches / batches * _refit_epochs(best, self.max_epochs)
+            cost = final_cost_ratio(best) if stacked else 1.0
+            return seconds_per_epoch * refit_batches / batches * cost * self._final_epochs(best)
 
-        # Morphism strategies train children from their parents' weights: they run
-        # their own loop and their own refit (which keeps training the best network).
-        owns_loop = hasattr(strategy, "search")
+        cost_ratios = {}
+
+        def final_cost_ratio(result):
+            """Time of a training step of the final network over the searched one's, measured once per architecture.
+
+            Measured rather than derived from FLOPs: small networks cost more
+            per layer than per FLOP, so the FLOPs ratio overstates it.
+            """
+            if result.architecture not in cost_ratios:
+                shape, n_classes = self.input_shape_, len(self.classes_)
+                seconds = [
+                    _step_seconds(space, result.architecture, shape, n_classes, self.batch_size, self.device_)
+                    for space in (self.search_space_, self.final_space_)
+                ]
+                cost_ratios[result.architecture] = seconds[1] / seconds[0]
+            return cost_ratios[result.architecture]
+
         if owns_loop:
             results = strategy.search(
                 evaluator,
@@ -407,15 +457,14 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(self, "best_estimator_"):
             del self.best_estimator_  # from an earlier fit
         if self.refit:
-            best = results[self.best_index_]
-            refit_epochs = _refit_epochs(best, self.max_epochs)
-            trainer = strategy if owns_loop else evaluator
+            refit_epochs = self._final_epochs(results[self.best_index_])
+            trainer = strategy if owns_loop else final_trainer
             self.best_estimator_ = trainer.fit_final(
                 self.best_architecture_,
                 X,
                 y_encoded,
                 epochs=refit_epochs,
-                schedule_epochs=self.max_epochs,
+                schedule_epochs=self.max_epochs if self.final_epochs is None else self.final_epochs,
                 seed=trial_seed(base_seed, self.best_index_),
                 deadline=self._refit_deadline(budget),
                 verbose=int(self.verbose >= 2),
@@ -424,13 +473,29 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 warnings.warn(
                     f"time_budget={self.time_budget} ran out during the refit after "
                     f"{len(self.best_estimator_.history)} of {refit_epochs} epochs; the final model may "
-                    "be undertrained. Raise time_budget or lower max_epochs.",
+                    "be undertrained. Raise time_budget or lower max_epochs (or final_epochs).",
                     UserWarning,
                 )
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
         if self.verbose:
             print(self.summary())
         return self
+
+    def _final_epochs(self, best):
+        """Epochs of the refit of the trial ``best``."""
+        return self.final_epochs if self.final_epochs is not None else _refit_epochs(best, self.max_epochs)
+
+    def _resolve_final_space(self):
+        """The space of the final network: the searched one, or it stacked deeper and wider."""
+        if self.final_cells is None and self.final_channels is None:
+            return self.search_space_
+        if not hasattr(self.search_space_, "deeper"):
+            raise ValueError(
+                f"final_cells and final_channels stack the searched cell deeper, which "
+                f"{type(self.search_space_).__name__} cannot do (it has no deeper method). Use "
+                "search_space='cell' (CellSpace) or leave final_cells and final_channels None."
+            )
+        return self.search_space_.deeper(n_cells=self.final_cells, initial_channels=self.final_channels)
 
     def _refit_deadline(self, budget):
         """The budget's end plus the longest trial: the overshoot a time budget allows."""
@@ -513,7 +578,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, X, y, rng):
         splitter = StratifiedShuffleSplit(
-            n_splits=1, test_size=self.validation_fraction, random_state=rng.randint(2**31 - 1)
+            n_splits=1, test_size=self.validation_fraction, random_state=rng.randint(SEED_MAX)
         )
         train, valid = next(splitter.split(np.zeros(len(y)), y))
         return X[train], y[train], X[valid], y[valid]
@@ -585,6 +650,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             f"Best validation accuracy {self.best_score_:.4f} (trial {self.best_index_}): "
             f"{self.best_architecture_}",
         ]
+        if self.final_space_ is not self.search_space_:
+            lines.append(f"Final network: the best architecture built in {self.final_space_!r}.")
         if (results["resource"] < 1).any():
             n_full = int((results["resource"] == 1).sum())
             lines.append(
@@ -649,6 +716,26 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         # skorch loads a model saved on a GPU onto the CPU when no GPU is left.
         if hasattr(self, "best_estimator_"):
             self.device_ = str(self.best_estimator_.device)
+
+
+def _step_seconds(space, architecture, input_shape, n_classes, batch_size, device, repeats=3):
+    """Seconds of one training step (forward and backward pass of a batch) of ``architecture`` in ``space``.
+
+    The fastest of ``repeats`` steps after one warm-up step, on random data;
+    torch's random state is forked, so the caller's is left alone.
+    """
+    with torch_seeded(0, device):
+        module = space.build(architecture, input_shape, n_classes).to(device).train()
+        X = torch.randn(batch_size, *input_shape, device=device)
+        y = torch.randint(n_classes, (batch_size,), device=device)
+        times = []
+        for _ in range(repeats + 1):
+            started = time.perf_counter()
+            torch.nn.functional.cross_entropy(module(X), y).backward()
+            if torch.device(device).type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - started)
+    return min(times[1:])
 
 
 def _refit_epochs(result, max_epochs):

@@ -495,6 +495,16 @@ def test_fit_final_continues_from_the_best_network(digits):
     assert find_morph_net(strategy.best_module_) is not find_morph_net(net.module_)
 
 
+def test_search_and_refit_leave_the_callers_torch_random_state_alone(digits):
+    space = MorphismSpace(kind="mlp", max_layers=2, widths=(8, 16))
+    strategy = MorphismHillClimbing(n_neighbours=2)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    results = _search(strategy, space, digits, max_trials=2, epochs=1)
+    strategy.fit_final(results[strategy.best_index_].architecture, *digits[:2], epochs=1, schedule_epochs=1, seed=0)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_strategies_reject_other_spaces_and_bad_settings():
     with pytest.raises(ValueError, match="needs a MorphismSpace"):
         MorphismHillClimbing().reset(MLPSpace())

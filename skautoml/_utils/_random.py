@@ -3,6 +3,9 @@ import contextlib
 
 import torch
 
+#: Largest seed drawn for a sub-component: ``RandomState`` and ``random_state`` accept it.
+SEED_MAX = 2**31 - 1
+
 
 @contextlib.contextmanager
 def torch_seeded(seed, device="cpu"):

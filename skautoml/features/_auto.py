@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._random import SEED_MAX
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from .._utils._validation import check_finite, check_numeric_columns
 from ._construction import FeatureConstructor
@@ -38,7 +39,6 @@ __all__ = ["AutoFeatureEngineer"]
 
 #: The feature steps, in the order they are applied.
 STEPS = ("construct", "select", "extract")
-_SEED_MAX = np.iinfo(np.int32).max
 # Parameters that say how a step runs, not what it computes: left out of the configuration names.
 _HIDDEN_PARAMS = frozenset({"random_state", "n_jobs", "verbose"})
 # ... and one that says what it computes even at its default ('pca', 'tree').
@@ -389,7 +389,7 @@ class AutoFeatureEngineer(TransformerMixin, BaseEstimator):
 
     def _default_space(self, n_features, classification, n_classes, estimator, rng):
         def seed():
-            return int(rng.randint(_SEED_MAX))
+            return int(rng.randint(SEED_MAX))
 
         construct = ["passthrough"]
         if n_features >= 2:
@@ -486,7 +486,7 @@ class AutoFeatureEngineer(TransformerMixin, BaseEstimator):
                     candidates = []
                     for candidate in values:
                         if not _is_passthrough(candidate) and id(candidate) not in seeded:
-                            seeded[id(candidate)] = (_seeded(candidate, int(rng.randint(_SEED_MAX))), candidate)
+                            seeded[id(candidate)] = (_seeded(candidate, int(rng.randint(SEED_MAX))), candidate)
                         candidates.append(candidate if _is_passthrough(candidate) else seeded[id(candidate)][0])
                     new[key] = candidates
                 else:
@@ -496,7 +496,7 @@ class AutoFeatureEngineer(TransformerMixin, BaseEstimator):
 
     def _configurations(self, grids, rng):
         """The configurations to score: raw features first, then by number of steps, each once."""
-        seed = int(rng.randint(_SEED_MAX))
+        seed = int(rng.randint(SEED_MAX))
         if self.search == "random":
             lists = all(not hasattr(values, "rvs") for grid in grids for values in grid.values())
             if lists and len(ParameterGrid(grids)) <= self.n_iter:
@@ -540,8 +540,8 @@ class AutoFeatureEngineer(TransformerMixin, BaseEstimator):
         X, y = self._validate(X, y, reset=True)
         classification, n_classes = self._task(y)
         rng = check_random_state(self.random_state)
-        estimator = _seeded(self._default_estimator(classification), int(rng.randint(_SEED_MAX)))
-        splits = self._splits(X, y, classification, int(rng.randint(_SEED_MAX)))
+        estimator = _seeded(self._default_estimator(classification), int(rng.randint(SEED_MAX)))
+        splits = self._splits(X, y, classification, int(rng.randint(SEED_MAX)))
         steps = [(step, "passthrough") for step in STEPS]
         if isinstance(self.search_space, str):
             grids = self._default_space(X.shape[1], classification, n_classes, estimator, rng)

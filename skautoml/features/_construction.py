@@ -28,6 +28,7 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from .._utils._random import SEED_MAX
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, _safe_indexing, validate_data
 from .._utils._validation import IMPUTE_ADVICE
 
@@ -837,7 +838,7 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
             )
         classification, classes = self._task(y)
         rng = check_random_state(self.random_state)
-        cv_seed, model_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
+        cv_seed, model_seed = (int(s) for s in rng.randint(SEED_MAX, size=2))
         splits = self._splits(y, classification, cv_seed)
         estimator = self._make_estimator(classification, classes, self.feature_kinds_ == "categorical", model_seed)
         scorer = check_scoring(estimator, scoring=self.scoring)

@@ -23,10 +23,10 @@ from torch import nn
 
 from .._utils._compat import Interval, StrOptions, _fit_context
 from .._utils._device import resolve_device
-from .._utils._random import torch_seeded
+from .._utils._random import SEED_MAX, torch_seeded
 from ..nas.evaluate._iterator import TensorBatchIterator
 from ..nas.space._modules import Standardize
-from ._filter import _SEED_MAX, _check_k, _validate_classification
+from ._filter import _check_k, _validate_classification
 
 __all__ = ["EmbeddedSelector", "NeuralFeatureSelector"]
 
@@ -373,7 +373,7 @@ class NeuralFeatureSelector(SelectorMixin, BaseEstimator):
         scale = X.std(axis=0)
         scale[scale < 1e-8] = 1.0  # constant features pass unchanged
         self.scale_ = scale
-        seed = int(check_random_state(self.random_state).randint(_SEED_MAX))
+        seed = int(check_random_state(self.random_state).randint(SEED_MAX))
         net = GatePenaltyNet(
             _GatedMLP,
             module__n_features=n_features,

@@ -38,7 +38,7 @@ from torch import nn
 
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from .._utils._device import resolve_device
-from .._utils._random import torch_seeded
+from .._utils._random import SEED_MAX, torch_seeded
 from .._utils._validation import check_finite, check_numeric_columns, validate_network_input
 from ..nas.evaluate._iterator import TensorBatchIterator
 from ..nas.space._modules import ACTIVATIONS
@@ -594,7 +594,7 @@ class AutoencoderExtractor(TransformerMixin, BaseEstimator):
         Z = torch.as_tensor(self._standardize(X), device=self.device_)
 
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(2**31 - 1))
+        seed = int(rng.randint(SEED_MAX))
         order = torch.as_tensor(rng.permutation(len(Z)), device=self.device_)
         valid, train = order[:n_valid], order[n_valid:]
         callbacks = []

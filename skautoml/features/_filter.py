@@ -20,12 +20,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._random import SEED_MAX
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from .._utils._validation import check_finite
 
 __all__ = ["FilterSelector"]
 
-_SEED_MAX = np.iinfo(np.int32).max
 
 
 def _validate_classification(estimator, X, y):
@@ -342,7 +342,7 @@ class FilterSelector(SelectorMixin, BaseEstimator):
                 "them (e.g. sklearn.preprocessing.MinMaxScaler) or use method='anova' or 'mutual_info'."
             )
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(_SEED_MAX))
+        seed = int(rng.randint(SEED_MAX))
         if self.k == "auto":
             self.k_, self.cv_scores_ = self._choose_k(X, y, rng)
             n_select = n_features
@@ -364,7 +364,7 @@ class FilterSelector(SelectorMixin, BaseEstimator):
             estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         scorer = check_scoring(estimator, scoring=self.scoring)
         splits = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        seeds = rng.randint(_SEED_MAX, size=len(splits))  # one per fold: the same whatever the scheduling
+        seeds = rng.randint(SEED_MAX, size=len(splits))  # one per fold: the same whatever the scheduling
         ks = _candidate_ks(X.shape[1])
         parallel = Parallel(n_jobs=self.n_jobs)
         orders = parallel(

@@ -23,6 +23,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._random import SEED_MAX
 from .._utils._budget import Budget
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, _safe_indexing, validate_data
 from .._utils._params import ParamsMixin
@@ -899,7 +900,7 @@ class WrapperSelector(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         n_select = self._n_select(n_features)
         splits = list(check_cv(self.cv, y, classifier=is_classifier(self.estimator)).split(X, y, groups))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = check_random_state(self.random_state).randint(SEED_MAX)
         strategy = self._strategy().start(n_features, n_select, self.tol, np.random.default_rng(seed))
         names = getattr(self, "feature_names_in_", None)
         names = np.asarray([f"x{j}" for j in range(n_features)] if names is None else names, dtype=object)

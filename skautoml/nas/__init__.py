@@ -2,11 +2,29 @@
 
 The three parts are independent: a :class:`SearchSpace` says what an
 architecture is, a :class:`Strategy` proposes architectures by ask/tell, and
-the :class:`Evaluator` trains and scores one. ``AutoNASClassifier`` runs them
-under a :class:`Budget`.
+the :class:`Evaluator` trains and scores one. :func:`run_search` (the loop
+``AutoNASClassifier`` runs) joins them under a :class:`Budget`; a
+:class:`TabularEvaluator` answers trials from a table of trained
+architectures, so strategies can be compared over many seeds in seconds.
 """
 from .._utils._budget import Budget
-from .evaluate import CurveExtrapolation, Evaluator, Fidelity, MedianStopping, TrialResult, TrialStoppingRule
+from ._search import run_search
+from .evaluate import (
+    CurveExtrapolation,
+    Evaluator,
+    Fidelity,
+    MedianStopping,
+    NASTable,
+    TableEntry,
+    TabularEvaluator,
+    TabularSpace,
+    TrialResult,
+    TrialStoppingRule,
+    canonical_architecture,
+    enumerate_architectures,
+    load_nas_table,
+    tabulate_architecture,
+)
 from .space import (
     Block,
     CellArchitecture,
@@ -89,4 +107,13 @@ __all__ = [
     "SearchSpace",
     "Strategy",
     "TrialResult",
+    "NASTable",
+    "TableEntry",
+    "TabularEvaluator",
+    "TabularSpace",
+    "canonical_architecture",
+    "enumerate_architectures",
+    "load_nas_table",
+    "run_search",
+    "tabulate_architecture",
 ]

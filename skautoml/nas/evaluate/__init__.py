@@ -10,6 +10,16 @@ from ._evaluator import (
 )
 from ._iterator import TensorBatchIterator
 from ._stopping import CurveExtrapolation, MedianStopping, StopTrialEarly, TrialStoppingRule
+from ._tabular import (
+    NASTable,
+    TableEntry,
+    TabularEvaluator,
+    TabularSpace,
+    canonical_architecture,
+    enumerate_architectures,
+    load_nas_table,
+    tabulate_architecture,
+)
 
 __all__ = [
     "CurveExtrapolation",
@@ -24,4 +34,12 @@ __all__ = [
     "TensorBatchIterator",
     "TrialResult",
     "count_flops",
+    "NASTable",
+    "TableEntry",
+    "TabularEvaluator",
+    "TabularSpace",
+    "canonical_architecture",
+    "enumerate_architectures",
+    "load_nas_table",
+    "tabulate_architecture",
 ]

@@ -15,6 +15,7 @@ from joblib import Parallel, cpu_count, delayed, effective_n_jobs
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
+from ..._utils._random import SEED_MAX, torch_seeded
 from .._search import trial_seed
 from ..evaluate._evaluator import TrialResult, _subsample, count_flops, failure_text
 from ..strategy._base import Strategy
@@ -88,44 +89,45 @@ def _run_trial(evaluator, job, parent_module, data, fidelity, seed, deadline, n_
     initial_loss = math.nan
     common = {"parent": job.parent, "morphisms": job.morphisms, "seed": seed}
     try:
-        torch.manual_seed(seed)
-        X_train, y_train, X_valid, y_valid = data
-        X_train, y_train = _subsample(X_train, y_train, fidelity.data_fraction, seed)
-        if parent_module is None:
-            module = evaluator.build_module(job.architecture, X_train)
-        else:
-            rng = np.random.default_rng(seed)
-            sample = X_train[np.sort(rng.permutation(len(X_train))[:_STATS_SAMPLES])]
-            module, reached = apply_morphism(parent_module, job.morphisms, rng, noise, X=sample)
-            if reached != job.architecture:
-                raise RuntimeError(f"the morphisms reached {reached}, not {job.architecture}")
-        n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-        flops = count_flops(module, evaluator.input_shape)
-        valid_data = evaluator._to_device(X_valid, y_valid)
-        module.to(evaluator.device)
-        initial_loss = _validate(module, *valid_data, evaluator.batch_size)[0]
-        net = evaluator.make_net(module, fidelity.max_epochs, valid_data, deadline)
-        net.fit(*evaluator._to_device(X_train, y_train))
-        # Score the weights kept (children start from them), not an epoch of the history.
-        valid_loss, score = _validate(net.module_, *valid_data, evaluator.batch_size)
-        # Early stopping keeps its best epoch's weights; without it the last epoch's are kept.
-        kept = int(np.argmin(net.history[:, "valid_loss"])) + 1 if evaluator.patience is not None else len(net.history)
-        result = MorphismTrialResult(
-            job.architecture,
-            score=score,
-            status="ok",
-            curve=tuple(float(row.get("valid_acc", math.nan)) for row in net.history),
-            n_params=n_params,
-            flops=flops,
-            train_seconds=time.perf_counter() - started,
-            epochs=len(net.history),
-            best_epoch=kept,
-            initial_valid_loss=initial_loss,
-            valid_loss=valid_loss,
-            **common,
-        )
-        # Kept networks wait on the CPU: device memory holds only the ones training.
-        return result, net.module_.cpu()
+        # A fork of torch's generators: the trial is reproducible and the caller's state untouched.
+        with torch_seeded(seed, evaluator.device):
+            X_train, y_train, X_valid, y_valid = data
+            X_train, y_train = _subsample(X_train, y_train, fidelity.data_fraction, seed)
+            if parent_module is None:
+                module = evaluator.build_module(job.architecture, X_train)
+            else:
+                rng = np.random.default_rng(seed)
+                sample = X_train[np.sort(rng.permutation(len(X_train))[:_STATS_SAMPLES])]
+                module, reached = apply_morphism(parent_module, job.morphisms, rng, noise, X=sample)
+                if reached != job.architecture:
+                    raise RuntimeError(f"the morphisms reached {reached}, not {job.architecture}")
+            n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+            flops = count_flops(module, evaluator.input_shape)
+            valid_data = evaluator._to_device(X_valid, y_valid)
+            module.to(evaluator.device)
+            initial_loss = _validate(module, *valid_data, evaluator.batch_size)[0]
+            net = evaluator.make_net(module, fidelity.max_epochs, valid_data, deadline)
+            net.fit(*evaluator._to_device(X_train, y_train))
+            # Score the weights kept (children start from them), not an epoch of the history.
+            valid_loss, score = _validate(net.module_, *valid_data, evaluator.batch_size)
+            # Early stopping keeps its best epoch's weights; without it the last epoch's are kept.
+            kept = int(np.argmin(net.history[:, "valid_loss"])) + 1 if evaluator.patience is not None else len(net.history)
+            result = MorphismTrialResult(
+                job.architecture,
+                score=score,
+                status="ok",
+                curve=tuple(float(row.get("valid_acc", math.nan)) for row in net.history),
+                n_params=n_params,
+                flops=flops,
+                train_seconds=time.perf_counter() - started,
+                epochs=len(net.history),
+                best_epoch=kept,
+                initial_valid_loss=initial_loss,
+                valid_loss=valid_loss,
+                **common,
+            )
+            # Kept networks wait on the CPU: device memory holds only the ones training.
+            return result, net.module_.cpu()
     except Exception as exc:  # noqa: BLE001 - a bad child must not end the search
         result = MorphismTrialResult(
             job.architecture,
@@ -246,7 +248,7 @@ class MorphismStrategy:
         if self.initial is not None and not space.contains(self.initial):
             raise ValueError(f"initial={self.initial} is not an architecture of {space}.")
         self.space = space
-        seed = check_random_state(random_state).randint(2**31 - 1)
+        seed = check_random_state(random_state).randint(SEED_MAX)
         self._rng = np.random.default_rng(seed)
         return self
 
@@ -330,11 +332,11 @@ class MorphismStrategy:
             raise RuntimeError(f"{type(self).__name__}.fit_final needs a search with a successful trial first.")
         if architecture != self.results_[self.best_index_].architecture:
             return self.evaluator_.fit_final(architecture, X, y, epochs, schedule_epochs, seed, deadline, verbose)
-        torch.manual_seed(seed)
-        module = copy.deepcopy(self.best_module_)
-        net = self.evaluator_.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
-        net.set_params(max_epochs=epochs)
-        net.fit(*self.evaluator_._to_device(X, y))
+        with torch_seeded(seed, self.evaluator_.device):
+            module = copy.deepcopy(self.best_module_)
+            net = self.evaluator_.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
+            net.set_params(max_epochs=epochs)
+            net.fit(*self.evaluator_._to_device(X, y))
         # The fitted net outlives the search: later training must not stop at its deadline.
         return net.set_params(callbacks__deadline__deadline=None)
 
@@ -525,7 +527,7 @@ class MorphismBayesian(MorphismStrategy):
         return [candidates[i] for i in order]
 
     def _expected_improvement(self, scored, architectures):
-        seed = int(self._rng.integers(2**31 - 1))
+        seed = int(self._rng.integers(SEED_MAX))
         return expected_improvement(
             self.space, [(r.architecture, r.score) for r in scored], architectures, "gp", self.xi, seed
         )

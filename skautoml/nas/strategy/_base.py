@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ..._utils._random import SEED_MAX
 from ..._utils._params import ParamsMixin
 
 
@@ -23,7 +24,7 @@ class Strategy(ParamsMixin, ABC):
         """Bind to ``space`` and start a fresh search; returns ``self``."""
         self.space = space
         # A numpy Generator seeded from random_state: None, int or RandomState.
-        seed = check_random_state(random_state).randint(2**31 - 1)
+        seed = check_random_state(random_state).randint(SEED_MAX)
         self._rng = np.random.default_rng(seed)
         self._seen = set()
         self.history = []

@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skopt.acquisition import gaussian_ei
 from skopt.utils import cook_estimator
 
+from ..._utils._random import SEED_MAX
 from ._base import Strategy
 
 _SURROGATES = ("gp", "rf")
@@ -138,7 +139,7 @@ class BayesianOptimization(Strategy):
         candidates = self._candidates(scored)
         if not candidates:
             return []
-        seed = int(self._rng.integers(2**31 - 1))
+        seed = int(self._rng.integers(SEED_MAX))
         improvement = expected_improvement(self.space, scored, candidates, self.surrogate, self.xi, seed)
         order = np.argsort(-improvement, kind="stable")
         return [candidates[i] for i in order]

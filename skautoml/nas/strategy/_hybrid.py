@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..._utils._random import SEED_MAX
 from ._bayesian import _SURROGATES, expected_improvement
 from ._evolution import RegularizedEvolution
 
@@ -111,6 +112,6 @@ class SurrogateEvolution(RegularizedEvolution):
         brood = [child for child in brood if child not in self._seen]
         if not brood:
             return []
-        seed = int(self._rng.integers(2**31 - 1))
+        seed = int(self._rng.integers(SEED_MAX))
         improvement = expected_improvement(self.space, scored, brood, self.surrogate, self.xi, seed)
         return [brood[i] for i in np.argsort(-improvement, kind="stable")]

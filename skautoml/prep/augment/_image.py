@@ -21,6 +21,7 @@ from imblearn.base import BaseSampler
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
+from ..._utils._random import SEED_MAX
 from ..._utils._compat import Interval, StrOptions
 
 __all__ = [
@@ -964,7 +965,7 @@ class ImageAugmenter(BaseSampler):
 
     def _fit_resample(self, X, y):
         policy = self._policy(X)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = int(check_random_state(self.random_state).randint(SEED_MAX))
         generator = torch.Generator().manual_seed(seed)
         n = len(X)
         images = torch.from_numpy(np.ascontiguousarray(X))

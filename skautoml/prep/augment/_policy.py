@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ..._utils._random import SEED_MAX
 from ..._utils._budget import Budget
 from ..._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..._utils._device import resolve_device
@@ -404,7 +405,7 @@ class AugmentPolicySearch(BaseEstimator):
         if len(classes) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 classes; y holds 1 class.")
         rng = check_random_state(self.random_state)
-        base_seed = int(rng.randint(2**31 - 1))
+        base_seed = int(rng.randint(SEED_MAX))
         counts = np.bincount(y)
         if counts.min() < self.cv:
             raise ValueError(
