@@ -378,7 +378,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         settings.update(augment=self.augment_, stopping_rule=self.trial_stopping_)
         evaluator = Evaluator(self.search_space_, self.input_shape_, len(self.classes_), **settings)
         stacked = self.final_space_ is not self.search_space_
-        final_trainer = Evaluator(self.final_space_, self.input_shape_, len(self.classes_), **settings)
+        final_trainer = evaluator
+        if stacked:
+            final_trainer = Evaluator(self.final_space_, self.input_shape_, len(self.classes_), **settings)
         strategy = resolve_strategy(self.strategy).reset(self.search_space_, base_seed)
         # Morphism strategies train children from their parents' weights: they run
         # their own loop and their own refit (which keeps training the best network).

@@ -8,7 +8,6 @@ import zlib
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import load_digits
 from skopt.learning import RandomForestRegressor
 
@@ -314,16 +313,7 @@ def test_searches_over_a_partial_table_never_fail():
 # ----------------------------------------------------------------------------- training and files
 
 
-@pytest.fixture
-def one_thread():
-    # Tables are built with one torch thread; on a busy machine more threads only wait on each other.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def test_tabulated_training_records_curves_and_round_trips_through_a_file(digits_data, tmp_path, one_thread):
+def test_tabulated_training_records_curves_and_round_trips_through_a_file(digits_data, tmp_path):
     architectures = enumerate_architectures(SPACE)[::40]  # 3 architectures
     entries = [tabulate_architecture(SPACE, a, digits_data, max_epochs=3, seed=0, batch_size=32) for a in architectures]
     for entry in entries:

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from ..._utils._random import torch_seeded
 from ..space._base import SearchSpace
 from ..space._cell import Block, CellArchitecture, CellSpace
 from ._evaluator import Evaluator, TrialResult, count_flops
@@ -677,16 +678,17 @@ def tabulate_architecture(
         space, X_train.shape[1:], n_classes, batch_size=batch_size, lr=lr, weight_decay=weight_decay, patience=None
     )
     started, started_cpu = time.perf_counter(), time.process_time()
-    torch.manual_seed(seed)
-    module = evaluator.build_module(architecture, X_train)
-    n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    flops = count_flops(module, evaluator.input_shape)
-    net = evaluator.make_net(module, max_epochs, evaluator._to_device(X_valid, y_valid))
-    # First of the added callbacks, so the test pass is not counted in the epoch times.
-    net.callbacks.insert(0, ("process_time", _EpochProcessTime()))
-    net.callbacks.append(("test_accuracy", _TestAccuracy(*evaluator._to_device(X_test, y_test))))
-    build_seconds = time.process_time() - started_cpu
-    net.fit(*evaluator._to_device(X_train, y_train))
+    # Seeded like a trial (a fork of torch's generators), leaving the caller's random state alone.
+    with torch_seeded(seed, evaluator.device):
+        module = evaluator.build_module(architecture, X_train)
+        n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        flops = count_flops(module, evaluator.input_shape)
+        net = evaluator.make_net(module, max_epochs, evaluator._to_device(X_valid, y_valid))
+        # First of the added callbacks, so the test pass is not counted in the epoch times.
+        net.callbacks.insert(0, ("process_time", _EpochProcessTime()))
+        net.callbacks.append(("test_accuracy", _TestAccuracy(*evaluator._to_device(X_test, y_test))))
+        build_seconds = time.process_time() - started_cpu
+        net.fit(*evaluator._to_device(X_train, y_train))
     wall_seconds = time.perf_counter() - started
     history = net.history
     return TableEntry(
