@@ -1,6 +1,6 @@
 """Regret of every registered NAS strategy on the tabulated digits benchmark.
 
-Each strategy of ``skautoml.nas.strategy.STRATEGIES`` (with its default
+Each strategy of ``skautoml.search.STRATEGIES`` (with its default
 settings) searches the table's space through the real search loop
 (``run_search`` under ``Budget(max_trials=100)``, full fidelity, one trial at
 a time), with ``TabularEvaluator`` answering every trial from the table, for
@@ -32,7 +32,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from skautoml.nas import Budget, Fidelity, Strategy, TabularEvaluator, load_nas_table, run_search
-from skautoml.nas.strategy import STRATEGIES, resolve_strategy
+from skautoml.search import STRATEGIES, resolve_strategy
 
 from _common import machine_info, write_json  # sibling file: run as python benchmarks/<script>.py
 

@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from skautoml import AutoNASClassifier
 from skautoml.nas import CellSpace
-from skautoml.nas.strategy import STRATEGIES
+from skautoml.nas import STRATEGIES
 
 from _common import machine_info, write_json  # sibling file: run as python benchmarks/<script>.py
 

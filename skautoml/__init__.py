@@ -1,9 +1,13 @@
 """skautoml: scikit-learn compatible AutoML.
 
 Neural architecture search as an estimator (:class:`AutoNASClassifier`); the
-building blocks live in :mod:`skautoml.nas`.
+search core lives in :mod:`skautoml.search`, the network parts in
+:mod:`skautoml.nas`, data preparation in :mod:`skautoml.prep` and feature
+engineering in :mod:`skautoml.features`. Names are exported lazily, so
+``import skautoml.prep`` does not load torch.
 """
-from ._estimators import AutoNASClassifier
+from ._utils._lazy import lazy_exports
 
 __version__ = "0.1.0"
-__all__ = ["AutoNASClassifier", "__version__"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {"._estimators": ["AutoNASClassifier"]})
+__all__ = [*__all__, "__version__"]

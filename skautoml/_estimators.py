@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
@@ -15,25 +16,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._utils._random import SEED_MAX, torch_seeded
-from ._utils._budget import Budget
 from ._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._utils._device import resolve_device
 from ._utils._validation import validate_network_input
-from .nas._search import RESOURCES, fidelity_at, run_search, trial_seed
-from .nas.evaluate import CurveExtrapolation, Evaluator, Fidelity, MedianStopping
-from .nas.morphism import MorphismSpace
-from .nas.space import CellSpace, CNNSpace, FactorizedSpace, HierarchicalSpace, MLPSpace
-from .nas.strategy import STRATEGIES, resolve_strategy
-from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, UniformAugment
+from .nas import NAS_STRATEGIES, SPACES, STRATEGIES, CNNSpace, CurveExtrapolation, Evaluator, MedianStopping, MLPSpace, MorphismSpace
 
-#: Names accepted by ``AutoNASClassifier(search_space=...)``.
-SPACES = {
-    "mlp": MLPSpace,
-    "cnn": CNNSpace,
-    "cell": CellSpace,
-    "factorized": FactorizedSpace,
-    "hierarchical": HierarchicalSpace,
-}
+from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, UniformAugment
+from .search import RESOURCES, Budget, Fidelity, RefitReserve, fidelity_at, resolve_strategy, run_search, trial_seed
 
 #: Names accepted by ``AutoNASClassifier(augment=...)``, besides 'auto'.
 AUGMENTATIONS = {
@@ -271,11 +260,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"auto", "morphism", *SPACES}),
             HasMethods(["sample", "mutate", "encode", "build"]),
         ],
-        "strategy": [
-            StrOptions(set(STRATEGIES)),
-            HasMethods(["reset", "ask", "tell"]),
-            HasMethods(["reset", "search", "fit_final"]),
-        ],
+        "strategy": [StrOptions(set(STRATEGIES)), HasMethods(["reset", "ask", "tell"])],
         "max_trials": [Interval(Integral, 1, None, closed="left"), None],
         "time_budget": [Interval(Real, 0, None, closed="neither"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -360,9 +345,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : AutoNASClassifier
         """
-        budget = Budget(self.max_trials, self.time_budget, self.max_epochs).start()
         if self.max_trials is None and self.time_budget is None:
             raise ValueError("max_trials and time_budget are both None: set at least one of them to bound the search.")
+        budget = Budget(self.max_trials, self.time_budget, self.max_epochs).start()
         X, y = validate_network_input(self, X, y, reset=True, input_shape=self.input_shape)
         y_encoded = self._encode_labels(y)
         self.device_ = resolve_device(self.device)
@@ -372,116 +357,91 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         base_seed = int(rng.randint(SEED_MAX))
         data = self._split(X, y_encoded, rng)
         self.augment_ = self._resolve_augment(data, base_seed)
-
         self.trial_stopping_ = self._resolve_trial_stopping()
-        settings = dict(batch_size=self.batch_size, lr=self.lr, patience=self.patience, device=self.device_)
-        settings.update(augment=self.augment_, stopping_rule=self.trial_stopping_)
-        evaluator = Evaluator(self.search_space_, self.input_shape_, len(self.classes_), **settings)
-        stacked = self.final_space_ is not self.search_space_
-        final_trainer = evaluator
-        if stacked:
-            final_trainer = Evaluator(self.final_space_, self.input_shape_, len(self.classes_), **settings)
-        strategy = resolve_strategy(self.strategy).reset(self.search_space_, base_seed)
-        # Morphism strategies train children from their parents' weights: they run
-        # their own loop and their own refit (which keeps training the best network).
-        owns_loop = hasattr(strategy, "search")
-        if owns_loop and stacked:
+        evaluator = self._evaluator(self.search_space_)
+        strategy = resolve_strategy(self.strategy, NAS_STRATEGIES).reset(self.search_space_, base_seed)
+        if getattr(strategy, "refits_trained_model", False) and self.final_space_ is not self.search_space_:
             raise ValueError(
                 f"{type(strategy).__name__} refits by training its best network further, so it "
                 "cannot stack the architecture deeper: leave final_cells and final_channels None."
             )
+        if self.refit:
+            budget.refit_reserve = self._refit_reserve(len(X), len(data[0]))
 
-        # Small networks cost per batch more than per sample: estimate in batches.
-        refit_batches = math.ceil(len(X) / self.batch_size)
-        trial_batches = math.ceil(self.data_fraction * len(data[0]) / self.batch_size)
-
-        full = Fidelity(budget.max_epochs, self.data_fraction)
-
-        def refit_seconds(results):
-            """Seconds to keep back for the refit, given the trials so far."""
-            if not self.refit or self.time_budget is None:
-                return 0.0
-            best = max((r for r in results if r.ok), key=lambda r: (r.resource, r.score), default=None)
-            if best is None:
-                # Before any result: split the budget so that a first trial and
-                # its refit on all the data fit together.
-                return self.time_budget * refit_batches / (refit_batches + trial_batches)
-            # The refit repeats the best trial's epochs on all the data, in the final network.
-            seconds_per_epoch = best.train_seconds / max(best.epochs, 1)
-            fraction = fidelity_at(full, best.resource, self.resource).data_fraction
-            batches = max(math.ceil(fraction * len(data[0]) / self.batch_size), 1)
-            cost = final_cost_ratio(best) if stacked else 1.0
-            return seconds_per_epoch * refit_batches / batches * cost * self._final_epochs(best)
-
-        cost_ratios = {}
-
-        def final_cost_ratio(result):
-            """Time of a training step of the final network over the searched one's, measured once per architecture.
-
-            Measured rather than derived from FLOPs: small networks cost more
-            per layer than per FLOP, so the FLOPs ratio overstates it.
-            """
-            if result.architecture not in cost_ratios:
-                shape, n_classes = self.input_shape_, len(self.classes_)
-                seconds = [
-                    _step_seconds(space, result.architecture, shape, n_classes, self.batch_size, self.device_)
-                    for space in (self.search_space_, self.final_space_)
-                ]
-                cost_ratios[result.architecture] = seconds[1] / seconds[0]
-            return cost_ratios[result.architecture]
-
-        if owns_loop:
-            results = strategy.search(
-                evaluator,
-                data,
-                full,
-                budget,
-                base_seed,
-                n_jobs=self.n_jobs,
-                refit_seconds=refit_seconds,
-                verbose=self.verbose,
-            )
-        else:
-            results = run_search(
-                strategy,
-                evaluator,
-                data,
-                full,
-                budget,
-                base_seed,
-                n_jobs=self.n_jobs,
-                refit_seconds=refit_seconds,
-                verbose=self.verbose,
-                resource=self.resource,
-            )
+        results = run_search(
+            strategy,
+            evaluator,
+            data,
+            Fidelity(budget.max_epochs, self.data_fraction),
+            budget,
+            base_seed,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            description="NAS",
+            resource=self.resource,
+        )
         self.search_seconds_ = budget.elapsed
         self._record(results)
         if hasattr(self, "best_estimator_"):
             del self.best_estimator_  # from an earlier fit
         if self.refit:
-            refit_epochs = self._final_epochs(results[self.best_index_])
-            trainer = strategy if owns_loop else final_trainer
-            self.best_estimator_ = trainer.fit_final(
-                self.best_architecture_,
-                X,
-                y_encoded,
-                epochs=refit_epochs,
-                schedule_epochs=self.max_epochs if self.final_epochs is None else self.final_epochs,
-                seed=trial_seed(base_seed, self.best_index_),
-                deadline=self._refit_deadline(budget),
-                verbose=int(self.verbose >= 2),
-            )
-            if len(self.best_estimator_.history) < refit_epochs:
-                warnings.warn(
-                    f"time_budget={self.time_budget} ran out during the refit after "
-                    f"{len(self.best_estimator_.history)} of {refit_epochs} epochs; the final model may "
-                    "be undertrained. Raise time_budget or lower max_epochs (or final_epochs).",
-                    UserWarning,
-                )
+            self._refit(evaluator, strategy, results, X, y_encoded, base_seed, budget.refit_deadline(results))
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
         if self.verbose:
             print(self.summary())
         return self
+
+    def _evaluator(self, space):
+        """The evaluator that trains networks of ``space`` with this estimator's settings."""
+        return Evaluator(
+            space,
+            self.input_shape_,
+            len(self.classes_),
+            batch_size=self.batch_size,
+            lr=self.lr,
+            patience=self.patience,
+            device=self.device_,
+            augment=self.augment_,
+            stopping_rule=self.trial_stopping_,
+        )
+
+    def _refit_reserve(self, n_samples, n_train):
+        """The :class:`~skautoml.search.RefitReserve` of this search: the refit repeats the best trial on all the data."""
+        full = Fidelity(self.max_epochs, self.data_fraction)
+
+        def trial_batches(resource):
+            fraction = fidelity_at(full, resource, self.resource).data_fraction
+            return math.ceil(fraction * n_train / self.batch_size)
+
+        cost_ratio = None
+        if self.final_space_ is not self.search_space_:
+            shape, n_classes = self.input_shape_, len(self.classes_)
+            cost_ratio = _StepCostRatio(self.search_space_, self.final_space_, shape, n_classes, self.batch_size, self.device_)
+        return RefitReserve(math.ceil(n_samples / self.batch_size), trial_batches, self._final_epochs, cost_ratio)
+
+    def _refit(self, evaluator, strategy, results, X, y, base_seed, deadline):
+        """Train the best architecture on all of ``X, y`` into ``best_estimator_``."""
+        epochs = self._final_epochs(results[self.best_index_])
+        warm_start = strategy.final_warm_start(self.best_architecture_)
+        trainer = evaluator if self.final_space_ is self.search_space_ else self._evaluator(self.final_space_)
+        self.best_estimator_ = trainer.fit_final(
+            self.best_architecture_,
+            X,
+            y,
+            epochs=epochs,
+            schedule_epochs=self.max_epochs if self.final_epochs is None else self.final_epochs,
+            seed=trial_seed(base_seed, self.best_index_),
+            deadline=deadline,
+            verbose=int(self.verbose >= 2),
+            warm_start=warm_start,
+        )
+        if len(self.best_estimator_.history) < epochs:
+            warnings.warn(
+                f"time_budget={self.time_budget} ran out during the refit after "
+                f"{len(self.best_estimator_.history)} of {epochs} epochs; the final model may "
+                "be undertrained. Raise time_budget or lower max_epochs (or final_epochs).",
+                UserWarning,
+            )
 
     def _final_epochs(self, best):
         """Epochs of the refit of the trial ``best``."""
@@ -595,14 +555,14 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 f"Errors: {errors[:3]}. Check the data, the search space and lr."
             )
         resources = np.array([r.resource for r in results], dtype=float)
-        # By resource, then score: a low-fidelity score is not comparable to a full one.
-        order = np.lexsort((np.where(ok, -scores, np.inf), np.where(ok, -resources, np.inf)))
-        keys = [(resources[i], scores[i]) if ok[i] else () for i in order]
-        rank = np.empty(len(results), dtype=int)
-        for position, i in enumerate(order):
-            # Equal keys share the smallest rank (rankdata's 'min').
-            same = position > 0 and keys[position] == keys[position - 1]
-            rank[i] = rank[order[position - 1]] if same else position + 1
+        # By resource, then score (a low-fidelity score is not comparable to a full one);
+        # failed trials last; equal keys share the smallest rank.
+        key = np.full(len(results), np.inf)
+        by_resource = rankdata(-resources[ok], method="dense")
+        key[ok] = by_resource * (len(results) + 1) + rankdata(-scores[ok], method="dense")
+        rank = rankdata(key, method="min").astype(int)
+        # The first of the best: ties go to the earlier (usually cheaper to find) trial.
+        best_index = int(np.lexsort((np.arange(len(results)), key))[0])
         columns = {
             "trial": np.arange(len(results)),
             "rank": rank,
@@ -624,8 +584,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         }
         self.search_results_ = {name: columns[name] for name in RESULT_COLUMNS}
         self.n_trials_ = len(results)
-        # The first of the best: ties go to the earlier (usually cheaper to find) trial.
-        self.best_index_ = int(order[0])
+        self.best_index_ = best_index
         self.best_score_ = float(scores[self.best_index_])
         self.best_architecture_ = results[self.best_index_].architecture
         self.best_params_ = _describe(self.best_architecture_)
@@ -738,6 +697,27 @@ def _step_seconds(space, architecture, input_shape, n_classes, batch_size, devic
                 torch.cuda.synchronize(device)
             times.append(time.perf_counter() - started)
     return min(times[1:])
+
+
+class _StepCostRatio:
+    """Time of a training step of the final network over the searched one's, measured once per architecture.
+
+    Measured rather than derived from FLOPs: small networks cost more per
+    layer than per FLOP, so the FLOPs ratio overstates it. ``step_seconds``
+    is injectable so that tests use fake timings.
+    """
+
+    def __init__(self, space, final_space, input_shape, n_classes, batch_size, device, step_seconds=None):
+        self.spaces = (space, final_space)
+        self.args = (input_shape, n_classes, batch_size, device)
+        self.step_seconds = _step_seconds if step_seconds is None else step_seconds
+        self.ratios = {}
+
+    def __call__(self, result):
+        if result.architecture not in self.ratios:
+            searched, final = (self.step_seconds(space, result.architecture, *self.args) for space in self.spaces)
+            self.ratios[result.architecture] = final / searched
+        return self.ratios[result.architecture]
 
 
 def _refit_epochs(result, max_epochs):

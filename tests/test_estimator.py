@@ -1,7 +1,5 @@
 """AutoNASClassifier from the public API: fit, attributes, inputs, budgets, sklearn tools."""
 import pickle
-import time
-import warnings
 
 import joblib
 import numpy as np
@@ -15,6 +13,7 @@ from skorch import NeuralNetClassifier
 
 from skautoml import AutoNASClassifier
 from skautoml.nas import CNNSpace, MLPSpace, RegularizedEvolution
+from skautoml.search import RefitReserve, TrialResult
 
 TINY = dict(max_trials=2, max_epochs=4, random_state=0)
 
@@ -137,40 +136,40 @@ def test_parallel_trials_equal_sequential_ones(iris):
     assert set(parallel.search_results_["worker"]).isdisjoint(sequential.search_results_["worker"])
 
 
-def test_time_budget_is_honoured(small_digits):
+def test_a_spent_time_budget_runs_one_trial_cut_to_one_epoch(small_digits):
+    # A budget that is spent before the first epoch ends: the first trial always starts, stops
+    # at the end of its first epoch (its deadline has passed), and no second trial starts.
+    # The refit repeats the trial's one epoch.
     X, y = small_digits
-    budget = 6.0
-    started = time.perf_counter()
-    clf = AutoNASClassifier(max_trials=None, time_budget=budget, max_epochs=50, patience=None, random_state=0)
+    clf = AutoNASClassifier(max_trials=None, time_budget=1e-9, max_epochs=10_000, patience=None, random_state=0)
     clf.fit(X, y)
-    elapsed = time.perf_counter() - started
-    longest_trial = clf.search_results_["train_seconds"].max()
-    assert clf.n_trials_ >= 1
-    # Overshoot of at most one trial's length (plus process noise).
-    assert elapsed <= budget + longest_trial + 1.0
+    assert clf.n_trials_ == 1 and clf.search_results_["epochs"][0] == 1
+    assert len(clf.best_estimator_.history) == 1
 
 
-def test_time_is_kept_back_for_the_refit_from_the_first_trial(iris, fitted_iris):
-    # A first trial that could train past the whole budget stops early enough
-    # for the refit to repeat all of its best epochs. (fitted_iris has paid the
-    # one-time start-up costs of torch in this process.)
+def test_the_refit_reserve_splits_the_budget_before_the_first_trial(iris, monkeypatch):
+    # Before any trial the reserve splits the budget in proportion to batches per epoch:
+    # the refit's ceil(150 / 64) = 3 against a trial's ceil(120 / 64) = 2.
+    import skautoml._estimators as estimators
+
+    reserves = []
+    monkeypatch.setattr(estimators, "RefitReserve", lambda *args: reserves.append(RefitReserve(*args)) or reserves[-1])
     X, y = iris
-    clf = AutoNASClassifier(max_trials=None, time_budget=4.0, max_epochs=100_000, patience=None, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the refit must not run out of time
-        clf.fit(X, y)
-    best = clf.search_results_["best_epoch"][clf.best_index_]
-    assert len(clf.best_estimator_.history) == best > 1
-    # The first trial, alone with no estimate yet, left most of the budget to a refit.
-    assert clf.search_results_["train_seconds"][0] < 0.75 * clf.time_budget
+    clf = AutoNASClassifier(max_trials=1, time_budget=50.0, max_epochs=2, random_state=0).fit(X, y)
+    (reserve,) = reserves
+    assert reserve([], time_budget=50.0) == pytest.approx(50.0 * 3 / 5)
+    # From the first result on, it repeats the best trial's best epochs on all the data.
+    best = {name: column[clf.best_index_] for name, column in clf.search_results_.items()}
+    result = TrialResult(best["architecture"], best["score"], "ok", train_seconds=4.0, epochs=4, best_epoch=best["best_epoch"])
+    assert reserve([result], time_budget=50.0) == pytest.approx(1.0 * 3 / 2 * best["best_epoch"])
 
 
-@pytest.mark.filterwarnings("ignore:time_budget=.*ran out during the refit")
-def test_time_budget_cuts_trials_short(small_digits):
-    X, y = small_digits
-    clf = AutoNASClassifier(max_trials=None, time_budget=2.0, max_epochs=10_000, patience=None, random_state=0)
-    clf.fit(X, y)
-    assert clf.search_results_["epochs"].max() < 10_000
+def test_no_reserve_without_refit(iris, monkeypatch):
+    import skautoml._estimators as estimators
+
+    monkeypatch.setattr(estimators, "RefitReserve", lambda *args: pytest.fail("no refit, no reserve"))
+    X, y = iris
+    AutoNASClassifier(max_trials=1, time_budget=50.0, max_epochs=1, refit=False, random_state=0).fit(X, y)
 
 
 class FlakySpace(MLPSpace):
@@ -255,6 +254,29 @@ def test_clone_pipeline_grid_search_and_cross_val_score(iris):
     assert set(grid.cv_results_["param_max_epochs"]) == {2, 4}
     scores = cross_val_score(clf, X, y, cv=3)
     assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
+
+
+def test_parameters_of_strategies_and_spaces_nest_the_scikit_learn_way(iris):
+    from skopt.learning import RandomForestRegressor
+
+    from skautoml.nas import SurrogateEvolution
+
+    clf = AutoNASClassifier(strategy=SurrogateEvolution(surrogate=RandomForestRegressor()), search_space=MLPSpace())
+    clf.set_params(strategy__surrogate__n_estimators=20, strategy__n_candidates=5, search_space__max_layers=2)
+    assert clf.strategy.surrogate.n_estimators == 20 and clf.strategy.n_candidates == 5
+    assert clf.search_space.max_layers == 2
+    params = clf.get_params(deep=True)
+    assert params["strategy__surrogate__n_estimators"] == 20 and params["search_space__max_layers"] == 2
+    with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
+        clf.set_params(strategy__nope=1)
+
+    # GridSearchCV tunes what the strategy holds; the instances given are never changed.
+    strategy = RegularizedEvolution(population_size=2, sample_size=2)
+    base = AutoNASClassifier(strategy=strategy, max_trials=2, max_epochs=2, random_state=0)
+    grid = GridSearchCV(base, {"strategy__sample_size": [1, 2]}, cv=2).fit(*iris)
+    assert set(grid.cv_results_["param_strategy__sample_size"]) == {1, 2}
+    assert grid.best_estimator_.strategy.sample_size == grid.best_params_["strategy__sample_size"]
+    assert strategy.sample_size == 2 and base.strategy is strategy
 
 
 def test_device_auto_resolves_to_an_available_device(iris):

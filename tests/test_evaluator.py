@@ -1,10 +1,10 @@
 """Training and scoring of one candidate: Evaluator, count_flops, TensorBatchIterator."""
 import math
-import time
 
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from sklearn.datasets import make_classification
 from torch import nn
@@ -20,7 +20,10 @@ from skautoml.nas import (
     SearchSpace,
     TrialResult,
 )
-from skautoml.nas.evaluate import TensorBatchIterator, count_flops
+from skautoml.nas.evaluate import TensorBatchIterator, count_flops, stratified_subsample
+from skautoml.search import Deadline
+
+from fakes import FakeClock, Tick
 
 ARCH = MLPArchitecture(widths=(16,))
 SPACE = MLPSpace(max_layers=2, widths=(8, 16))
@@ -60,11 +63,31 @@ def test_evaluate_returns_an_ok_result_with_its_statistics(data):
 
 
 def test_a_deadline_in_the_past_stops_after_one_epoch(data):
-    result = evaluator().evaluate(ARCH, *data, Fidelity(max_epochs=5), seed=0, deadline=time.time() - 1)
+    clock = FakeClock()
+    deadline = Deadline(clock() - 1, clock)
+    result = evaluator().evaluate(ARCH, *data, Fidelity(max_epochs=5), seed=0, deadline=deadline)
     assert result.ok, result.error
     assert result.epochs == 1
     assert result.best_epoch == 1
     assert 0.0 <= result.score <= 1.0
+
+
+def test_training_stops_after_the_epoch_that_reaches_the_deadline(data, monkeypatch):
+    # Each epoch takes one second on a fake clock: a deadline 2.5 s away ends training after epoch 3.
+    clock = FakeClock()
+    deadline = Deadline(clock() + 2.5, clock)
+    evaluate = evaluator()
+    make_net = evaluate.make_net
+
+    def ticking_net(*args, **kwargs):
+        net = make_net(*args, **kwargs)
+        net.callbacks.insert(0, ("tick", Tick(clock)))
+        return net
+
+    monkeypatch.setattr(evaluate, "make_net", ticking_net)
+    result = evaluate.evaluate(ARCH, *data, Fidelity(max_epochs=10), seed=0, deadline=deadline)
+    assert result.ok, result.error
+    assert result.epochs == 3
 
 
 def test_early_stopping_stops_before_max_epochs(data):
@@ -87,6 +110,59 @@ def test_a_fraction_of_the_training_data_still_works(data):
     assert result.ok, result.error
     assert result.epochs == 2
     assert 0.0 <= result.score <= 1.0
+
+
+def test_stratified_subsample_keeps_the_class_proportions_and_at_least_one_per_class():
+    y = np.repeat([0, 1, 2, 3], [60, 30, 9, 1])
+    X = np.arange(len(y))[:, None] * 10  # each row names its sample
+    X_sub, y_sub = stratified_subsample(X, y, 0.2, seed=0)
+    # round(0.2 * n) per class, and never none: 12, 6, 2 (from 1.8) and 1 (from 0.2).
+    assert np.bincount(y_sub).tolist() == [12, 6, 2, 1]
+    rows = X_sub[:, 0] // 10
+    assert len(set(rows)) == len(rows) and (np.diff(rows) > 0).all()  # distinct samples, in their order
+    assert (y[rows] == y_sub).all()  # rows keep their labels
+    again = stratified_subsample(X, y, 0.2, seed=0)
+    other = stratified_subsample(X, y, 0.2, seed=1)
+    assert (again[0] == X_sub).all() and not np.array_equal(other[0], X_sub)
+    X_all, y_all = stratified_subsample(X, y, 1.0, seed=0)
+    assert X_all is X and y_all is y
+
+
+def test_a_data_fraction_trains_on_that_stratified_subsample(data, monkeypatch):
+    X_train, y_train, X_valid, y_valid = data
+    fidelity, seed = Fidelity(max_epochs=2, data_fraction=0.3), 4
+    X_expected, y_expected = stratified_subsample(X_train, y_train, 0.3, seed)
+    assert len(y_expected) == sum(round(0.3 * n) for n in np.bincount(y_train)) < len(y_train)
+    fitted, batches = [], []
+
+    class CountTrainingSamples(Callback):
+        def on_batch_begin(self, net, batch=None, training=None, **kwargs):
+            if training:
+                batches.append(len(batch[1]))
+
+    evaluate = evaluator(batch_size=16)
+    make_net = evaluate.make_net
+
+    def spying_net(*args, **kwargs):
+        net = make_net(*args, **kwargs)
+        net.callbacks.append(("count", CountTrainingSamples()))
+        fit = net.fit
+
+        def recording_fit(X, y, **fit_params):
+            fitted.append((X, y))
+            return fit(X, y, **fit_params)
+
+        net.fit = recording_fit
+        return net
+
+    monkeypatch.setattr(evaluate, "make_net", spying_net)
+    result = evaluate.evaluate(ARCH, X_train, y_train, X_valid, y_valid, fidelity, seed)
+    assert result.ok, result.error
+    [(X_fit, y_fit)] = fitted
+    assert torch.equal(X_fit, torch.as_tensor(X_expected)) and torch.equal(y_fit, torch.as_tensor(y_expected))
+    assert np.bincount(y_fit.numpy()).tolist() == np.bincount(y_expected).tolist()
+    # Each of the two epochs goes once through the subsample, not through all of the training data.
+    assert sum(batches) == 2 * len(y_expected)
 
 
 def test_the_same_seed_gives_the_same_score_and_another_may_differ(data):

@@ -8,8 +8,8 @@ import pytest
 from joblib import parallel_config
 from numpy.testing import assert_allclose, assert_array_equal
 from pandas.testing import assert_frame_equal
+from scipy.stats import kruskal, spearmanr
 from sklearn.datasets import make_classification
-from sklearn.feature_selection import f_classif, r_regression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.naive_bayes import GaussianNB
@@ -74,19 +74,39 @@ def test_variance_needs_no_target(data):
         FilterSelector(method="anova", k=1).fit(X)
 
 
-def test_correlation_is_abs_pearson_for_two_classes_and_bounded_for_more(data):
+def test_correlation_is_abs_spearman_for_two_classes_and_kruskal_wallis_for_more(data):
     X, y = data
-    assert_allclose(FilterSelector(method="correlation").fit(X, y).scores_, np.abs(r_regression(X, y)))
+    X = np.round(X, 1)  # ties: average ranks, as spearmanr
+    expected = [abs(spearmanr(X[:, j], y).statistic) for j in range(X.shape[1])]
+    assert_allclose(FilterSelector(method="correlation").fit(X, y).scores_, expected)
     X3, y3 = make_classification(n_samples=300, n_features=8, n_informative=4, n_classes=3, random_state=0)
     scores = FilterSelector(method="correlation", k=8).fit(X3, y3).scores_
     assert ((scores >= 0) & (scores <= 1)).all()
-    # eta**2 and the F-statistic are monotone in each other: the same order as 'anova'.
-    assert_array_equal(np.argsort(scores), np.argsort(f_classif(X3, y3)[0]))
+    # The correlation ratio of the ranks: eta**2 = H / (n - 1), whatever the order of the labels.
+    h = [kruskal(*(X3[y3 == c, j] for c in range(3))).statistic for j in range(8)]
+    assert_allclose(scores**2, np.asarray(h) / (len(y3) - 1))
+    relabelled = FilterSelector(method="correlation", k=8).fit(X3, np.array([2, 0, 1])[y3]).scores_
+    assert_allclose(relabelled, scores)
+
+
+def test_correlation_ranks_a_monotone_feature_with_outliers_above_a_linear_one():
+    rng = np.random.RandomState(0)
+    y = np.arange(300) % 2
+    monotone = np.exp(3 * (y + 0.6 * rng.normal(size=300)))  # monotone in y + noise, heavy-tailed
+    monotone[:6:2] = 1e4  # three gross outliers in class 0
+    linear = y + 1.5 * rng.normal(size=300)  # weaker, but linear and clean
+    X = np.column_stack([monotone, linear])
+    correlation = FilterSelector(method="correlation", k=1).fit(X, y)
+    anova = FilterSelector(method="anova", k=1).fit(X, y)
+    # Ranks ignore the scale and the outliers; the F statistic is dominated by them.
+    assert_array_equal(correlation.get_support(indices=True), [0])
+    assert_array_equal(anova.get_support(indices=True), [1])
+    assert correlation.scores_[0] > 2 * correlation.scores_[1]
 
 
 def test_mrmr_skips_a_duplicated_feature(data):
     X, y = data
-    best = int(np.argmax(FilterSelector(method="correlation").fit(X, y).scores_))
+    best = int(np.argmax(FilterSelector(method="anova").fit(X, y).scores_))  # mRMR's relevance order
     X_dup = np.column_stack([X, X[:, best]])  # column 30 copies the most relevant feature
     anova = FilterSelector(method="anova", k=5).fit(X_dup, y).get_support()
     assert anova[best] and anova[30]  # a univariate filter keeps both copies

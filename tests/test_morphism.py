@@ -9,15 +9,15 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import skautoml.nas.morphism._strategies as strategies_module
-from skautoml.nas import Budget, Evaluator, Fidelity, MLPSpace, RegularizedEvolution, TrialResult
-from skautoml.nas._search import run_search
+from fakes import FakeClock, TickingEvaluator
+from skautoml.nas import Budget, Evaluator, Fidelity, MLPSpace, RegularizedEvolution
+from skautoml.search import run_search
 from skautoml.nas.morphism import (
     MorphArchitecture,
     Morphism,
     MorphismBayesian,
     MorphismHillClimbing,
     MorphismSpace,
-    MorphismTrialResult,
     MorphNet,
     apply_morphism,
     find_morph_net,
@@ -25,7 +25,7 @@ from skautoml.nas.morphism import (
     net2wider,
     widen_kernel,
 )
-from skautoml.nas.space._modules import Standardize
+from skautoml.nas.space import Standardize
 
 # The shared contracts, run on the morphism spaces through the `space` fixture below.
 from test_spaces import (  # noqa: F401
@@ -329,19 +329,26 @@ def _images(data):
     return X_train.reshape(-1, 1, 8, 8), y_train, X_valid.reshape(-1, 1, 8, 8), y_valid
 
 
-def _search(strategy, space, data, max_trials=None, time_budget=None, epochs=2, seed=0, **kwargs):
+def _search(strategy, space, data, max_trials=None, epochs=2, seed=0, **kwargs):
     shape = data[0].shape[1:]
     evaluator = Evaluator(space, shape, 10, batch_size=32, lr=1e-2, patience=None)
     strategy.reset(space, random_state=seed)
-    budget = Budget(max_trials=max_trials, time_budget=time_budget).start()
-    return strategy.search(evaluator, data, Fidelity(epochs), budget, base_seed=seed, **kwargs)
+    budget = Budget(max_trials=max_trials).start()
+    return run_search(strategy, evaluator, data, Fidelity(epochs), budget, base_seed=seed, **kwargs)
 
 
-def _check_lineage(space, results):
+def _best_network(strategy, results):
+    """The index of the best trial and the trained network the strategy hands the refit."""
+    best = max(range(len(results)), key=lambda i: (results[i].score, -i))
+    return best, strategy.final_warm_start(results[best].architecture).module
+
+
+def _check_lineage(space, strategy, results):
     """Every child is its parent's architecture morphed, and starts where its parent stopped."""
-    assert results[0].parent is None and results[0].morphisms == ()
+    assert results[0].parent is None and strategy.steps[0] == ()
+    assert strategy.results == results
     for index, result in enumerate(results):
-        assert isinstance(result, MorphismTrialResult) and isinstance(result, TrialResult)
+        assert result.model is None  # the loop records results without the trained network
         assert space.contains(result.architecture)
         assert len(result.curve) == result.epochs
         if result.parent is None:
@@ -349,10 +356,10 @@ def _check_lineage(space, results):
         parent = results[result.parent]
         assert result.parent < index and parent.ok
         architecture = parent.architecture
-        for step in result.morphisms:
+        for step in strategy.steps[index]:
             architecture = step.apply_to(architecture)
         assert architecture == result.architecture
-        assert 1 <= len(result.morphisms) <= 2
+        assert 1 <= len(strategy.steps[index]) <= 2
         # Training continues from the parent: the child's loss before training is the parent's after.
         assert result.initial_valid_loss == pytest.approx(parent.valid_loss, rel=1e-4)
 
@@ -364,15 +371,15 @@ def test_hill_climbing_grows_the_best_network_and_never_moves_to_a_worse_one(kin
     strategy = MorphismHillClimbing(n_neighbours=2, max_morphisms=2)
     results = _search(strategy, space, data, max_trials=5)
     assert len(results) == 5 and all(r.ok for r in results)
-    _check_lineage(space, results)
+    _check_lineage(space, strategy, results)
     # Generations of 2 children: trials 1-2 come from the root, 3-4 from the better of root, 1, 2.
     assert [r.parent for r in results[:3]] == [None, 0, 0]
     second = results[3].parent
     assert results[4].parent == second
     assert results[second].score == max(r.score for r in results[:3])
     assert all(r.n_params > results[0].n_params for r in results[1:])
-    assert strategy.best_index_ == max(range(5), key=lambda i: (results[i].score, -i))
-    assert find_morph_net(strategy.best_module_).architecture == results[strategy.best_index_].architecture
+    best, network = _best_network(strategy, results)
+    assert find_morph_net(network).architecture == results[best].architecture
     # Children train on from the root, so the best of them beats it.
     assert max(r.score for r in results[1:]) > results[0].score > 0.15
 
@@ -383,7 +390,7 @@ def test_hill_climbing_is_seeded(digits):
     def run(seed):
         strategy = MorphismHillClimbing(n_neighbours=2, max_morphisms=2)
         results = _search(strategy, space, digits, max_trials=3, epochs=1, seed=seed)
-        return [(r.architecture, r.parent, r.morphisms, r.score) for r in results]
+        return [(r.architecture, r.parent, strategy.steps[i], r.score) for i, r in enumerate(results)]
 
     first = run(0)
     assert run(0) == first
@@ -397,15 +404,19 @@ def test_morphism_bayesian_runs_is_seeded_and_keeps_its_best_network(digits):
         strategy = MorphismBayesian(n_initial=2, n_candidates=20, n_parents=2, max_morphisms=2)
         return strategy, _search(strategy, space, digits, max_trials=5, epochs=1, seed=seed)
 
+    def summary(strategy, results):
+        return [(r.architecture, r.parent, strategy.steps[i], r.score) for i, r in enumerate(results)]
+
     strategy, results = run(0)
     assert len(results) == 5 and all(r.ok for r in results)
-    _check_lineage(space, results)
+    _check_lineage(space, strategy, results)
     # Every child's architecture is new: the surrogate never spends a trial twice.
     assert len({r.architecture for r in results}) == 5
-    assert strategy.best_index_ == int(np.argmax([r.score for r in results]))
-    summary = [(r.architecture, r.parent, r.morphisms, r.score) for r in results]
-    assert [(r.architecture, r.parent, r.morphisms, r.score) for r in run(0)[1]] == summary
-    assert [(r.architecture, r.parent, r.morphisms) for r in run(3)[1]] != [s[:3] for s in summary]
+    best, network = _best_network(strategy, results)
+    assert best == int(np.argmax([r.score for r in results]))
+    assert find_morph_net(network).architecture == results[best].architecture
+    assert summary(*run(0)) == summary(strategy, results)
+    assert [s[:3] for s in summary(*run(3))] != [s[:3] for s in summary(strategy, results)]
 
 
 def test_morphism_bayesian_uses_the_surrogate_after_the_initial_trials(digits, monkeypatch):
@@ -428,13 +439,14 @@ def test_morphism_bayesian_uses_the_surrogate_after_the_initial_trials(digits, m
 def test_trial_budget_and_time_budget_are_honoured(digits):
     space = MorphismSpace(kind="mlp", max_layers=3, widths=(8, 16, 32))
     assert len(_search(MorphismHillClimbing(n_neighbours=3), space, digits, max_trials=2, epochs=1)) == 2
-    evaluator = Evaluator(space, (64,), 10, batch_size=32, patience=None)
-    budget = Budget(time_budget=1.0).start()
+    # Trials of 1 s on a fake clock: after 3 of them, 3 s + the longest trial (1 s) exceed 3.5 s.
+    clock = FakeClock()
+    evaluator = TickingEvaluator(Evaluator(space, (64,), 10, batch_size=32, patience=None), clock, seconds=1.0)
+    budget = Budget(time_budget=3.5, clock=clock).start()
     strategy = MorphismBayesian(n_initial=2).reset(space, random_state=0)
-    results = strategy.search(evaluator, digits, Fidelity(2), budget)
-    assert len(results) >= 1
-    # No trial starts unless one more as long as the longest fits: one trial's length is the most it overshoots.
-    assert budget.elapsed <= 1.0 + max(r.train_seconds for r in results) + 0.5
+    results = run_search(strategy, evaluator, digits, Fidelity(1), budget, base_seed=0)
+    assert len(results) == 3 and budget.elapsed == 3.0
+    assert [d.at for d in evaluator.deadlines] == [budget.deadline.at] * 3
 
 
 def test_search_stops_when_the_network_cannot_grow_any_more(digits):
@@ -481,18 +493,22 @@ def test_a_failing_root_is_trained_again(digits, monkeypatch):
     assert [(r.status, r.parent) for r in results] == [("failed", None), ("ok", None), ("ok", 1)]
 
 
-def test_fit_final_continues_from_the_best_network(digits):
+def test_the_refit_continues_from_the_best_network(digits):
     space = MorphismSpace(kind="mlp", max_layers=3, widths=(8, 16, 32))
     strategy = MorphismHillClimbing(n_neighbours=2)
     results = _search(strategy, space, digits, max_trials=3, epochs=2)
-    best = results[strategy.best_index_]
+    best, network = _best_network(strategy, results)
     X = np.concatenate([digits[0], digits[2]])
     y = np.concatenate([digits[1], digits[3]])
-    net = strategy.fit_final(best.architecture, X, y, epochs=1, schedule_epochs=2, seed=0)
+    evaluator = Evaluator(space, (64,), 10, batch_size=32, lr=1e-2, patience=None)
+    warm_start = strategy.final_warm_start(results[best].architecture)
+    net = evaluator.fit_final(results[best].architecture, X, y, epochs=1, schedule_epochs=2, seed=0, warm_start=warm_start)
     assert len(net.history) == 1
     # Warm: after one epoch on all data it is at least as good as the searched network was.
-    assert (net.predict(digits[2]) == digits[3]).mean() >= best.score - 0.05
-    assert find_morph_net(strategy.best_module_) is not find_morph_net(net.module_)
+    assert (net.predict(digits[2]) == digits[3]).mean() >= results[best].score - 0.05
+    assert find_morph_net(network) is not find_morph_net(net.module_)
+    # An architecture the strategy holds no network of is trained from scratch.
+    assert strategy.final_warm_start(MorphArchitecture("mlp", (32, 32, 32))) is None
 
 
 def test_search_and_refit_leave_the_callers_torch_random_state_alone(digits):
@@ -501,7 +517,10 @@ def test_search_and_refit_leave_the_callers_torch_random_state_alone(digits):
     torch.manual_seed(123)
     state = torch.get_rng_state()
     results = _search(strategy, space, digits, max_trials=2, epochs=1)
-    strategy.fit_final(results[strategy.best_index_].architecture, *digits[:2], epochs=1, schedule_epochs=1, seed=0)
+    best, _ = _best_network(strategy, results)
+    warm_start = strategy.final_warm_start(results[best].architecture)
+    evaluator = Evaluator(space, (64,), 10, batch_size=32, patience=None)
+    evaluator.fit_final(results[best].architecture, *digits[:2], epochs=1, schedule_epochs=1, seed=0, warm_start=warm_start)
     assert torch.equal(torch.get_rng_state(), state)
 
 
@@ -515,7 +534,9 @@ def test_strategies_reject_other_spaces_and_bad_settings():
     with pytest.raises(ValueError, match="is not an architecture of"):
         MorphismBayesian(initial=MorphArchitecture("mlp", (7,))).reset(MorphismSpace())
     with pytest.raises(RuntimeError, match=r"reset\(space, random_state\)"):
-        MorphismHillClimbing().search(None, None, None, None)
+        MorphismHillClimbing().ask(1)
+    with pytest.raises(RuntimeError, match=r"reset\(space, random_state\)"):
+        MorphismBayesian().ask(1)
     strategy = MorphismBayesian(n_initial=3)
     assert strategy.get_params()["n_initial"] == 3
     assert strategy.set_params(n_initial=5).n_initial == 5
@@ -531,17 +552,27 @@ def test_ask_tell_strategies_search_the_space_from_scratch(digits):
     assert len(results) == 3 and all(r.ok and space.contains(r.architecture) for r in results)
 
 
-def test_the_evaluators_trial_stopping_rule_is_left_out(digits):
-    """Children's curves start at their parents' level, so a rule fitted to other curves would mislead."""
+def test_children_run_without_the_trial_stopping_rule(digits):
+    """Children's curves start at their parents' level, so a rule fitted to other curves would mislead.
 
-    class Untouchable:
-        def __getattr__(self, name):
-            raise AssertionError(f"the stopping rule was used ({name})")
+    The root is trained from scratch: the rule sees its epochs and learns its curve, nothing else.
+    """
+
+    class Recording:
+        def __init__(self):
+            self.asked, self.observed = 0, []
+
+        def should_stop(self, curve, max_epochs):
+            self.asked += 1
+            return False
+
+        def observe(self, curve):
+            self.observed.append(tuple(curve))
 
     space = MorphismSpace(kind="mlp", max_layers=2, widths=(8, 16))
-    rule = Untouchable()
+    rule = Recording()
     evaluator = Evaluator(space, (64,), 10, batch_size=32, patience=None, stopping_rule=rule)
     strategy = MorphismHillClimbing(n_neighbours=1).reset(space, random_state=0)
-    results = strategy.search(evaluator, digits, Fidelity(1), Budget(max_trials=2).start())
-    assert [r.status for r in results] == ["ok", "ok"]
-    assert evaluator.stopping_rule is rule
+    results = run_search(strategy, evaluator, digits, Fidelity(2), Budget(max_trials=2).start(), base_seed=0)
+    assert [(r.status, r.parent) for r in results] == [("ok", None), ("ok", 0)]
+    assert rule.asked == 2 and rule.observed == [results[0].curve]

@@ -1,14 +1,18 @@
 """Searched augmentation policies, on-the-fly batch augmentation and AutoNASClassifier(augment=...)."""
+import dataclasses
+import functools
 import pickle
-import time
 
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 
+import skautoml.prep.augment._policy as policy_module
+from fakes import FakeClock
 from skautoml import AutoNASClassifier
 from skautoml.nas import CNNArchitecture, CNNLayer, CNNSpace, Evaluator
+from skautoml.search import Budget
 from skautoml.prep.augment import (
     AugmentPolicy,
     AugmentPolicySearch,
@@ -201,16 +205,24 @@ def test_policy_search_records_a_failing_policy_and_goes_on():
     assert all("broken op" in search.search_results_["error"][i] for i in failed)
 
 
-def test_policy_search_honours_a_time_budget():
-    budget = 2.0
-    started = time.perf_counter()
-    search = small_search(max_trials=None, time_budget=budget, proxy_epochs=5).fit(IMAGES, LABELS)
-    elapsed = time.perf_counter() - started
-    seconds = search.search_results_["train_seconds"]
-    # The baseline always runs; no trial starts that the budget would not hold, so the
-    # search overshoots by at most one trial's length (plus process noise).
-    assert len(seconds) >= 1
-    assert elapsed <= budget + seconds.max() + 1.0
+def test_policy_search_honours_a_time_budget(monkeypatch):
+    # Every policy's proxy training takes 1 s on a fake clock: under 3.5 s the baseline and two
+    # policies run (3 s + 1 s would not fit), and each was given the budget's end as deadline.
+    clock = FakeClock()
+    deadlines = []
+    evaluate = policy_module._ProxyEvaluator.evaluate
+
+    def one_second(self, policy, X, y, folds, fidelity, seed, deadline=None):
+        deadlines.append(deadline)
+        result = evaluate(self, policy, X, y, folds, fidelity, seed, deadline)
+        clock.advance(1.0)
+        return dataclasses.replace(result, train_seconds=1.0)
+
+    monkeypatch.setattr(policy_module._ProxyEvaluator, "evaluate", one_second)
+    monkeypatch.setattr(policy_module, "Budget", functools.partial(Budget, clock=clock))
+    search = small_search(max_trials=None, time_budget=3.5, proxy_epochs=1).fit(IMAGES, LABELS)
+    assert len(search.search_results_["trial"]) == 3
+    assert [d.at for d in deadlines] == [1000.0 + 3.5] * 3
 
 
 def test_policy_search_bad_input():

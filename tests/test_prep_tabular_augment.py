@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
+from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC, RandomOverSampler
 from imblearn.pipeline import Pipeline
 from scipy import sparse
 from sklearn.datasets import make_classification
@@ -95,6 +95,16 @@ def test_noise_zero_duplicates_rows():
     X_res, y_res = GaussianNoiseOversampler(noise_scale=0.0, random_state=0).fit_resample(X, y)
     originals = {row.tobytes() for row in X}
     assert all(row.tobytes() in originals for row in X_res[len(y):])
+
+
+@pytest.mark.parametrize("sizes", [(60, 20, 10), (600, 200, 100)])
+def test_gaussian_noise_is_random_over_sampler_with_shrinkage_over_bandwidth(sizes):
+    X, y = _data(n=sizes)
+    bandwidth = (4 / ((X.shape[1] + 2) * len(y))) ** (1 / (X.shape[1] + 4))
+    ours = GaussianNoiseOversampler(noise_scale=0.3, random_state=0).fit_resample(X, y)
+    theirs = RandomOverSampler(shrinkage=0.3 / bandwidth, random_state=0).fit_resample(X, y)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])
 
 
 @pytest.mark.parametrize("cls", ALL)

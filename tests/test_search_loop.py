@@ -1,10 +1,11 @@
-"""The search loop: fidelities of multi-fidelity strategies, the trial-stopping rule between rounds.
+"""The search loop: budgets and deadlines on a fake clock, fidelities of multi-fidelity strategies, the trial-stopping rule between rounds, proposals that start from a parent.
 
 run_search is driven with a fake evaluator (synthetic curves, no training)
 to check what reaches the evaluator, the strategy and the rule; the
 estimator tests train tiny networks to check the wiring end to end.
 """
 import copy
+import dataclasses
 import math
 import threading
 
@@ -13,12 +14,22 @@ import pytest
 from joblib import parallel_backend
 from sklearn.datasets import make_classification
 
+from fakes import FakeClock, TickingEvaluator
 from skautoml import AutoNASClassifier
-from skautoml._utils._budget import Budget
 from skautoml.nas import MLPSpace, RandomSearch
-from skautoml.nas._search import fidelity_at, run_search
-from skautoml.nas.evaluate import CurveExtrapolation, Fidelity, MedianStopping, TrialResult
-from skautoml.nas.strategy._hyperband import Hyperband, SuccessiveHalving
+from skautoml.nas.evaluate import CurveExtrapolation, MedianStopping
+from skautoml.search import (
+    Budget,
+    Deadline,
+    Fidelity,
+    Hyperband,
+    Proposal,
+    RefitReserve,
+    SuccessiveHalving,
+    TrialResult,
+    fidelity_at,
+    run_search,
+)
 
 SPACE = MLPSpace(max_layers=2, widths=(8, 16, 32))
 
@@ -295,3 +306,109 @@ def test_trials_rank_by_resource_then_score():
     assert list(clf.search_results_["rank"]) == [5, 3, 6, 1, 4, 1, 6]
     assert clf.best_index_ == 3 and clf.best_score_ == 0.85
     assert list(clf.search_results_["resource"]) == [0.25, 1.0, 1.0, 1.0, 0.5, 1.0, 0.25]
+
+
+# ----------------------------------------------------------------------------- budgets on a fake clock
+
+
+def timed_search(seconds, time_budget, reserve=None, max_trials=None, strategy=None):
+    """A search whose trials take ``seconds`` on a fake clock; returns the results, the budget and the evaluator."""
+    clock = FakeClock()
+    evaluator = TickingEvaluator(FakeEvaluator(), clock, seconds)
+    budget = Budget(max_trials=max_trials, time_budget=time_budget, clock=clock, refit_reserve=reserve).start()
+    strategy = (strategy or RandomSearch()).reset(SPACE, random_state=0)
+    results = run_search(strategy, evaluator, (None,) * 4, Fidelity(3), budget, base_seed=0)
+    return results, budget, evaluator
+
+
+def test_no_trial_starts_that_the_budget_would_not_hold():
+    # 3 s trials under 10 s: after 3 trials, 9 s + 3 s exceed the budget.
+    results, budget, _ = timed_search(3.0, time_budget=10)
+    assert len(results) == 3 and budget.elapsed == 9.0
+    # The longest trial so far is the expected length of the next one: after trials of
+    # 1, 4 and 1 s, 6 s + 4 s still fit in 10 s, 7 s + 4 s do not.
+    lengths = iter([1.0, 4.0, 1.0, 1.0, 1.0, 1.0])
+    results, budget, _ = timed_search(lambda result: next(lengths), time_budget=10)
+    assert [r.train_seconds for r in results] == [1.0, 4.0, 1.0, 1.0] and budget.elapsed == 7.0
+
+
+def test_the_first_trial_always_starts_and_the_overshoot_is_one_trial():
+    results, budget, _ = timed_search(25.0, time_budget=10)
+    assert len(results) == 1 and budget.elapsed == 25.0
+    # The refit may run until the budget's end plus the longest trial.
+    assert budget.refit_deadline(results).at == budget.deadline.at + 25.0
+
+
+def test_trials_get_the_budget_end_less_the_refit_reserve_as_deadline():
+    # Before any result the reserve splits the budget 10 : 30 between refit and trial.
+    reserve = RefitReserve(refit_batches=10, trial_batches=lambda resource: 30, refit_epochs=lambda result: 2)
+    results, budget, evaluator = timed_search(6.0, time_budget=100, reserve=reserve, max_trials=3)
+    start = budget.started_at
+    first, later = evaluator.deadlines[0], evaluator.deadlines[1:]
+    assert isinstance(first, Deadline) and first.at == pytest.approx(start + 100 - 25.0)
+    # Then it repeats the best trial's 2 epochs (6 s for 3 epochs) on a third of the batches.
+    assert [d.at for d in later] == pytest.approx([start + 100 - 2.0 * 10 / 30 * 2] * 2)
+
+
+def test_the_refit_reserve_stops_the_search_early():
+    reserve = RefitReserve(refit_batches=30, trial_batches=lambda resource: 10, refit_epochs=lambda result: 3)
+    # 3 s trials of 3 epochs: the refit is 3 epochs of 3 s each, 9 s; 3 s + 9 s fit after 0, 3 s... up to 8 s.
+    results, budget, _ = timed_search(3.0, time_budget=20, reserve=reserve)
+    assert len(results) == 3 and budget.elapsed == 9.0
+    assert budget.reserved_seconds(results) == 9.0
+
+
+def test_no_time_budget_keeps_nothing_back():
+    reserve = RefitReserve(refit_batches=30, trial_batches=lambda resource: 10, refit_epochs=lambda result: 3)
+    results, budget, evaluator = timed_search(3.0, time_budget=None, reserve=reserve, max_trials=4)
+    assert len(results) == 4 and budget.reserved_seconds(results) == 0.0
+    assert evaluator.deadlines == [None] * 4 and budget.refit_deadline(results) is None
+
+
+class ParentEvaluator(FakeEvaluator):
+    """Records the warm starts it was handed and returns a model when asked to."""
+
+    def evaluate(self, architecture, *args, warm_start=None, keep_model=False, **kwargs):
+        result = super().evaluate(architecture, *args, **kwargs)
+        self.calls[-1]["warm_start"] = warm_start
+        return dataclasses.replace(result, model=("trained", architecture) if keep_model else None)
+
+
+class ChildOfTheLast(RandomSearch):
+    """Each trial after the first starts from the previous one, and keeps the models it is told."""
+
+    def reset(self, space, random_state=None):
+        self.models = []
+        return super().reset(space, random_state)
+
+    def ask(self, n=None):
+        architectures = super().ask(n)
+        if not self.models:
+            return [Proposal(a, keep_model=True) for a in architectures]
+        parent = len(self.models) - 1
+        return [Proposal(a, parent=parent, warm_start=self.models[-1], keep_model=True) for a in architectures]
+
+    def tell(self, candidate, result):
+        super().tell(candidate, result)
+        self.models.append(result.model)
+
+
+def test_proposals_carry_a_parent_to_the_evaluator_and_its_model_back_to_the_strategy():
+    evaluator = ParentEvaluator()
+    strategy = ChildOfTheLast().reset(SPACE, random_state=0)
+    results = run_search(strategy, evaluator, (None,) * 4, Fidelity(2), Budget(max_trials=3).start(), base_seed=0)
+    assert [r.parent for r in results] == [None, 0, 1]
+    assert [c["warm_start"] for c in evaluator.calls] == [None] + [("trained", r.architecture) for r in results[:2]]
+    assert strategy.models == [("trained", r.architecture) for r in results]
+    # The recorded results do not hold the models.
+    assert all(r.model is None for r in results)
+
+
+class Exhausted(RandomSearch):
+    def ask(self, n=None):
+        return super().ask(n) if len(self.history) < 2 else []
+
+
+def test_a_strategy_with_nothing_left_ends_the_search():
+    results, _, _ = timed_search(1.0, time_budget=None, max_trials=10, strategy=Exhausted())
+    assert len(results) == 2

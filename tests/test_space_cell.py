@@ -412,17 +412,24 @@ def test_architectures_and_built_networks_pickle():
 def test_strategies_search_the_cell_space(strategy):
     space = CellSpace(n_blocks=3)
     target = space.encode(space.sample(np.random.default_rng(99)))
+
+    def objective(arch):
+        return -float(np.abs(space.encode(arch) - target).sum())
+
     strategy.reset(space, random_state=0)
     proposals = []
     for round_ in range(6):
         batch = strategy.ask(2) if round_ % 2 else [strategy.ask()]
         for arch in batch:
             assert space.contains(arch)
-            score = -float(np.abs(space.encode(arch) - target).sum())
-            strategy.tell(arch, TrialResult(arch, score=score, status="ok"))
+            strategy.tell(arch, TrialResult(arch, score=objective(arch), status="ok"))
             proposals.append(arch)
     assert len(proposals) == len(strategy.history) == 9
     assert len(set(proposals)) > 1
+    # The strategy holds the distance scores told, which rank its proposals (none is the target).
+    scores = [objective(arch) for arch in proposals]
+    assert strategy.history == list(zip(proposals, scores))
+    assert max(scores) < 0 and len(set(scores)) > 1
 
 
 def test_auto_nas_classifier_searches_cells_on_digits():

@@ -13,15 +13,17 @@ from sklearn.datasets import load_digits
 
 
 from skautoml import AutoNASClassifier
-from skautoml.nas.space._hierarchical import (
+from skautoml.nas.space._factorized import (
     FactorizedArchitecture,
     FactorizedSpace,
-    HierarchicalArchitecture,
-    HierarchicalSpace,
-    Motif,
     SqueezeExcite,
     StageBlock,
     StageChoice,
+)
+from skautoml.nas.space._hierarchical import (
+    HierarchicalArchitecture,
+    HierarchicalSpace,
+    Motif,
     _count_valid_motifs,
 )
 

@@ -1,9 +1,9 @@
 """Successive halving, Hyperband and BOHB: the strategy contract, brackets, promotions, end to end.
 
 The contract suite of test_strategies runs here on the multi-fidelity
-strategies through plain ``ask``/``tell`` (``ask`` returns architectures and
-the strategy remembers each one's resource); the tests below also drive them
-through ``ask_proposals`` as the search loop does.
+strategies: their ``ask`` returns :class:`~skautoml.search.Proposal` values,
+each an architecture of the space and the resource to evaluate it at, and
+``tell`` takes the proposal back, as the search loop does.
 """
 import math
 import zlib
@@ -33,7 +33,7 @@ from test_strategies import (  # noqa: F401 - the contract tests, run on the fix
 )
 from skautoml import AutoNASClassifier
 from skautoml.nas import CNNSpace, MLPSpace
-from skautoml.nas.strategy._hyperband import (
+from skautoml.search.strategy._hyperband import (
     BOHB,
     Hyperband,
     Proposal,
@@ -60,9 +60,13 @@ def space(request):
 
 
 def noisy(objective, space, noise=0.3):
-    """``objective`` plus noise that shrinks to none at full resource, fixed per (architecture, resource)."""
+    """``objective`` plus noise that shrinks to none at full resource, fixed per (architecture, resource).
 
-    def score(architecture, resource):
+    The score function takes a :class:`Proposal`.
+    """
+
+    def score(proposal):
+        architecture, resource = proposal.architecture, proposal.resource
         key = zlib.crc32(np.asarray(space.encode(architecture), dtype=float).tobytes() + repr(resource).encode())
         return objective(architecture) + np.random.default_rng(key).normal(0, noise * (1 - resource))
 
@@ -73,36 +77,42 @@ def drive_proposals(strategy, score, n_rounds, batch=1):
     """Ask ``batch`` proposals per round and tell each with its score; returns the proposals."""
     proposals = []
     for _ in range(n_rounds):
-        for proposal in strategy.ask_proposals(batch):
+        for proposal in strategy.ask(batch):
             proposals.append(proposal)
-            strategy.tell(proposal, ok(proposal.architecture, score(*proposal)))
+            strategy.tell(proposal, ok(proposal.architecture, score(proposal)))
     return proposals
 
 
 # ------------------------------------------------------------- proposals
 
 
-def test_proposals_carry_a_resource_and_asks_through_either_door_agree(make_strategy, space):
+def test_proposals_carry_a_resource_and_a_plain_tell_finds_its_proposal(make_strategy, space):
     score = noisy(distance_objective(space), space)
     strategy = make_strategy().reset(space, random_state=0)
     assert strategy.multi_fidelity is True
-    single = strategy.ask_proposals()
+    single = strategy.ask()
     assert isinstance(single, Proposal) and space.contains(single.architecture)
-    strategy.tell(single, ok(single.architecture, score(*single)))
+    strategy.tell(single, ok(single.architecture, score(single)))
+    batch = strategy.ask(2)
+    assert isinstance(batch, list) and all(isinstance(p, Proposal) for p in batch)
+    for proposal in batch:
+        strategy.tell(proposal, ok(proposal.architecture, score(proposal)))
     proposals = drive_proposals(strategy, score, 12, batch=2)
     assert all(space.contains(p.architecture) and 0 < p.resource <= 1 for p in proposals)
     assert 1.0 in {p.resource for p in proposals} and min(p.resource for p in proposals) < 1
-    # ``ask`` gives the architectures of the proposals ``ask_proposals`` would give.
+    assert all(p.parent is None and not p.keep_model for p in proposals)  # every trial trains from scratch
+    # Telling the bare architecture is telling its oldest unanswered proposal.
     a = make_strategy().reset(space, random_state=5)
     b = make_strategy().reset(space, random_state=5)
     for _ in range(6):
-        proposals = a.ask_proposals(2)
-        assert b.ask(2) == [p.architecture for p in proposals]
+        proposals = a.ask(2)
+        assert b.ask(2) == proposals
         for proposal in proposals:
-            result = ok(proposal.architecture, score(*proposal))
+            result = ok(proposal.architecture, score(proposal))
             a.tell(proposal, result)
             b.tell(proposal.architecture, result)
     assert a.observations == b.observations
+    assert len({r for _, r, _ in a.observations}) > 1  # promotions happened: resources differ
 
 
 def test_same_seed_and_tells_give_the_same_proposals(make_strategy):
@@ -118,7 +128,7 @@ def test_an_architecture_told_without_being_asked_starts_nothing():
     stranger = MLPSpace().sample(np.random.default_rng(99))
     strategy.tell(stranger, ok(stranger, 0.9))
     assert strategy.observations == [(stranger, 1.0, 0.9)]
-    assert [p.resource for p in strategy.ask_proposals(2)] == [0.5, 0.5]
+    assert [p.resource for p in strategy.ask(2)] == [0.5, 0.5]
 
 
 @pytest.mark.parametrize(
@@ -147,62 +157,62 @@ def test_successive_halving_promotes_the_best_third_with_three_times_the_resourc
     space = MLPSpace()
     objective = distance_objective(space)
     strategy = SuccessiveHalving(eta=3, min_resource=1 / 9).reset(space, random_state=0)
-    first = strategy.ask_proposals(9)
+    first = strategy.ask(9)
     assert [p.resource for p in first] == [1 / 9] * 9
     assert len({p.architecture for p in first}) == 9
     scores = {p.architecture: objective(p.architecture) for p in first}
     for proposal in first:
         strategy.tell(proposal, ok(proposal.architecture, scores[proposal.architecture]))
-    second = strategy.ask_proposals(3)
+    second = strategy.ask(3)
     best_three = sorted(scores, key=scores.get, reverse=True)[:3]
     assert [p.architecture for p in second] == best_three
     assert all(p.resource == pytest.approx(1 / 3) for p in second)
     # At rung 2 the order is reversed: the promotion follows the new scores, not the old ones.
     for rank, proposal in enumerate(second):
         strategy.tell(proposal, ok(proposal.architecture, float(rank)))
-    top = strategy.ask_proposals()
+    top = strategy.ask()
     assert top == Proposal(best_three[2], 1.0)
     strategy.tell(top, ok(top.architecture, 0.5))
     # The bracket is done: the next one starts 9 new architectures at the lowest resource.
-    nxt = strategy.ask_proposals(9)
+    nxt = strategy.ask(9)
     assert all(p.resource == 1 / 9 for p in nxt)
     assert not {p.architecture for p in nxt} & set(scores)
 
 
 def test_a_rung_waiting_for_results_lets_parallel_asks_start_the_next_bracket():
     strategy = SuccessiveHalving(eta=2, min_resource=1 / 2, n_configs=4).reset(MLPSpace(), random_state=0)
-    batch = strategy.ask_proposals(6)  # one bracket has 4 to give; 2 come from the next one
+    batch = strategy.ask(6)  # one bracket has 4 to give; 2 come from the next one
     assert [p.resource for p in batch] == [0.5] * 6
     for proposal in batch[:4]:
         strategy.tell(proposal, ok(proposal.architecture, 0.1))
     # The first bracket's promotions come before the next bracket's remaining new ones.
-    assert [p.resource for p in strategy.ask_proposals(3)] == [1.0, 1.0, 0.5]
+    assert [p.resource for p in strategy.ask(3)] == [1.0, 1.0, 0.5]
 
 
 def test_failed_trials_rank_last_and_are_never_promoted():
     space = MLPSpace()
     strategy = SuccessiveHalving(eta=2, min_resource=1 / 4, n_configs=8).reset(space, random_state=1)
-    first = strategy.ask_proposals(8)
+    first = strategy.ask(8)
     for i, proposal in enumerate(first):
         # Six failures, one of them with an infinite score; two ok trials.
         result = ok(proposal.architecture, 0.2 + i / 100) if i in (1, 6) else failed(proposal.architecture)
         if i == 3:
             result = ok(proposal.architecture, math.inf)
         strategy.tell(proposal, result)
-    promoted = strategy.ask_proposals(2)
+    promoted = strategy.ask(2)
     assert [p.architecture for p in promoted] == [first[6].architecture, first[1].architecture]
     assert all(p.resource == 0.5 for p in promoted)
     # Only 2 of 4 planned reached rung 1; once they are in, the best goes to full resource.
     for proposal, score in zip(promoted, (0.3, math.nan)):
         strategy.tell(proposal, ok(proposal.architecture, score))
-    assert strategy.ask_proposals() == Proposal(first[6].architecture, 1.0)
+    assert strategy.ask() == Proposal(first[6].architecture, 1.0)
 
 
 def test_a_bracket_whose_trials_all_fail_ends_and_the_next_starts():
     strategy = SuccessiveHalving(eta=2, min_resource=1 / 2, n_configs=2).reset(MLPSpace(), random_state=0)
-    for proposal in strategy.ask_proposals(2):
+    for proposal in strategy.ask(2):
         strategy.tell(proposal, failed(proposal.architecture))
-    assert [p.resource for p in strategy.ask_proposals(2)] == [0.5, 0.5]
+    assert [p.resource for p in strategy.ask(2)] == [0.5, 0.5]
 
 
 # ------------------------------------------------------------------ hyperband
@@ -244,10 +254,10 @@ def _best_full_fidelity(strategy, space, seed, score, objective, n_evaluations):
     strategy.reset(space, random_state=seed)
     best = -math.inf
     for _ in range(n_evaluations):
-        proposal = strategy.ask_proposals()
+        proposal = strategy.ask()
         if proposal.resource == 1:
             best = max(best, objective(proposal.architecture))
-        strategy.tell(proposal, ok(proposal.architecture, score(*proposal)))
+        strategy.tell(proposal, ok(proposal.architecture, score(proposal)))
     return best
 
 

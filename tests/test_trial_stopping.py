@@ -11,7 +11,7 @@ from skorch.history import History
 from sklearn.datasets import make_classification
 
 from skautoml.nas import MLPArchitecture, MLPSpace
-from skautoml.nas.evaluate._evaluator import Evaluator, Fidelity
+from skautoml.nas import Evaluator, Fidelity
 from skautoml.nas.evaluate._stopping import CurveExtrapolation, MedianStopping, StopTrialEarly
 
 EPOCHS = np.arange(1, 21, dtype=float)
@@ -199,12 +199,12 @@ def test_reset_forgets_curves_and_params_round_trip():
     rule = loaded(MedianStopping(grace_epochs=2))
     assert rule.n_observed == 3
     assert rule.reset() is rule and rule.n_observed == 0
-    assert repr(rule) == "MedianStopping(grace_epochs=2, min_trials=3)"
-    expected = "CurveExtrapolation(grace_epochs=4, min_trials=3, horizon=None, confidence=0.95)"
-    assert repr(CurveExtrapolation()) == expected
+    assert repr(rule) == "MedianStopping(grace_epochs=2)"  # scikit-learn shows the settings that differ from the defaults
+    expected = {"grace_epochs": 4, "min_trials": 3, "horizon": None, "confidence": 0.95}
+    assert CurveExtrapolation().get_params() == expected
     rule.set_params(min_trials=5)
     assert rule.get_params() == {"grace_epochs": 2, "min_trials": 5}
-    with pytest.raises(ValueError, match="invalid parameter 'patience'"):
+    with pytest.raises(ValueError, match="Invalid parameter 'patience'"):
         rule.set_params(patience=3)
 
 

@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from fakes import FakeClock, TickingEvaluator
 from skautoml import AutoNASClassifier
+from skautoml._estimators import _StepCostRatio
 from skautoml.nas import CellSpace, RandomSearch
+from skautoml.search import Budget, Fidelity, RefitReserve, TrialResult, run_search
 
 SHALLOW = CellSpace(n_blocks=1, operations=("conv3x3", "maxpool"), combine=("add",), n_cells=3, initial_channels=4)
 SEARCH = dict(search_space=SHALLOW, strategy="random", max_trials=2, max_epochs=2, random_state=0)
@@ -74,19 +77,54 @@ def test_final_epochs_alone_sets_the_refit_length(images):
     assert len(clf.best_estimator_.history) == 4
 
 
+def fake_step_seconds(space, architecture, *args):
+    """Fake timings of a training step: 10 ms per cell and channel of the first cell."""
+    return 1e-3 * space.n_cells * space.initial_channels
+
+
 def test_time_is_kept_back_for_the_deeper_final_network(images):
+    # The reserve repeats the best trial (1 s per epoch, 16 batches) on 20 batches for
+    # 2 epochs (2.5 s), scaled by the step time of the final network over the searched one's.
+    deeper = SHALLOW.deeper(n_cells=8, initial_channels=16)
+    ratio = _StepCostRatio(SHALLOW, deeper, (1, 8, 8), 10, 32, "cpu", step_seconds=fake_step_seconds)
+    trial = TrialResult(SHALLOW.sample(np.random.default_rng(0)), 0.9, "ok", train_seconds=2.0, epochs=2, best_epoch=2)
+    same = RefitReserve(20, lambda resource: 16, lambda result: 2)
+    stacked = RefitReserve(20, lambda resource: 16, lambda result: 2, cost_ratio=ratio)
+    assert same([trial], time_budget=100) == 2.5
+    assert stacked([trial], time_budget=100) == pytest.approx(2.5 * (8 * 16) / (3 * 4))
+
+    # Under a 100 s budget of 4 s trials of 2 epochs, the search stops when one more trial and
+    # the reserve (5 s for the same network, 53.3 s for the deeper one) no longer fit.
+    def n_trials(reserve):
+        clock = FakeClock()
+        evaluator = TickingEvaluator(TabularEvaluatorLike(), clock, seconds=4.0)
+        budget = Budget(time_budget=100, clock=clock, refit_reserve=reserve).start()
+        strategy = RandomSearch().reset(SHALLOW, random_state=0)
+        return len(run_search(strategy, evaluator, (None,) * 4, Fidelity(2), budget, base_seed=0))
+
+    assert n_trials(same) == 23  # the last starts at 88 s: 88 + 4 + 5 <= 100 < 92 + 4 + 5
+    assert n_trials(stacked) == 11  # the last starts at 40 s: 40 + 4 + 53.3 <= 100 < 44 + 4 + 53.3
+
+
+class TabularEvaluatorLike:
+    """An instant evaluator: every architecture scores 0.5 after two 'epochs'."""
+
+    def evaluate(self, architecture, *args, **kwargs):
+        return TrialResult(architecture, 0.5, "ok", epochs=2, best_epoch=2)
+
+
+def test_the_estimator_scales_the_reserve_by_the_measured_step_times(images, monkeypatch):
+    import skautoml._estimators as estimators
+
+    reserves = []
+    monkeypatch.setattr(estimators, "_step_seconds", fake_step_seconds)
+    monkeypatch.setattr(estimators, "RefitReserve", lambda *args: reserves.append(RefitReserve(*args)) or reserves[-1])
     X, y = images
-    common = dict(search_space=SHALLOW, max_trials=None, time_budget=10, max_epochs=2, patience=None, random_state=0)
-    AutoNASClassifier(**{**common, "max_trials": 1, "time_budget": None}).fit(X, y)  # pays torch's warm-up
-    same = AutoNASClassifier(**common, final_epochs=2).fit(X, y)
-    deeper = AutoNASClassifier(**common, final_epochs=2, final_cells=8, final_channels=64).fit(X, y)
-    # The time kept back for the refit scales with the measured cost of a training
-    # step of the final network (tens of times the searched one's here), so the
-    # search leaves it far more time.
-    assert deeper.n_trials_ < same.n_trials_ / 2
-    assert len(deeper.best_estimator_.history) == 2
-    longest_trial = deeper.search_results_["train_seconds"].max()
-    assert deeper.search_seconds_ + deeper.refit_seconds_ <= 10 + longest_trial + 2
+    clf = AutoNASClassifier(**{**SEARCH, "max_trials": 1}, time_budget=600, final_cells=6, final_channels=8).fit(X, y)
+    (reserve,) = reserves
+    best = TrialResult(clf.best_architecture_, 0.9, "ok", train_seconds=1.0, epochs=2, best_epoch=2)
+    assert reserve.cost_ratio(best) == pytest.approx((6 * 8) / (3 * 4))
+    assert reserve.refit_batches == int(np.ceil(len(X) / 64))
 
 
 def test_space_without_deeper_says_what_to_use(images):
@@ -102,20 +140,19 @@ def test_impossible_final_depth_fails_before_the_search(images):
         AutoNASClassifier(**SEARCH, final_cells=2).fit(X, y)
 
 
-class OwnLoopStrategy(RandomSearch):
-    """A strategy that runs its own loop and refit, as the morphism strategies do."""
+class OwnNetworkStrategy(RandomSearch):
+    """A strategy that refits its own trained network, as the morphism strategies do."""
 
-    def search(self, *args, **kwargs):
+    refits_trained_model = True
+
+    def ask(self, n=None):
         raise AssertionError("the search must not start")
-
-    def fit_final(self, *args, **kwargs):
-        raise AssertionError("the refit must not start")
 
 
 def test_strategies_that_refit_their_own_network_cannot_stack(images):
     X, y = images
     with pytest.raises(ValueError, match="cannot stack"):
-        AutoNASClassifier(search_space=SHALLOW, strategy=OwnLoopStrategy(), max_trials=1, final_cells=5).fit(X, y)
+        AutoNASClassifier(search_space=SHALLOW, strategy=OwnNetworkStrategy(), max_trials=1, final_cells=5).fit(X, y)
 
 
 @pytest.mark.parametrize("name", ["final_cells", "final_channels", "final_epochs"])

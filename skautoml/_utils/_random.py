@@ -1,8 +1,6 @@
 """Seeding torch without touching the caller's random state."""
 import contextlib
 
-import torch
-
 #: Largest seed drawn for a sub-component: ``RandomState`` and ``random_state`` accept it.
 SEED_MAX = 2**31 - 1
 
@@ -15,6 +13,8 @@ def torch_seeded(seed, device="cpu"):
     generators; forking them keeps a fit reproducible without changing the
     random state of the code that called it.
     """
+    import torch  # here: modules that only need SEED_MAX must not load torch
+
     device = torch.device(device)
     devices = []
     if device.type == "cuda":

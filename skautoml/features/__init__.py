@@ -8,41 +8,16 @@ construction (:class:`FeatureConstructor`), extraction
 :class:`NetworkFeatureExtractor`), and their automatic combination
 (:class:`AutoFeatureEngineer`).
 """
-from ._auto import AutoFeatureEngineer
-from ._construction import OPERATIONS, Expression, FeatureConstructor
-from ._embedded import EmbeddedSelector, NeuralFeatureSelector
-from ._extraction import AutoencoderExtractor, FeatureExtractor, NetworkFeatureExtractor
-from ._filter import FilterSelector
-from ._wrapper import (
-    SUBSET_STRATEGIES,
-    Beam,
-    Bidirectional,
-    Genetic,
-    SequentialBackward,
-    SequentialForward,
-    SimulatedAnnealing,
-    SubsetStrategy,
-    WrapperSelector,
-)
+from .._utils._lazy import lazy_exports
 
-__all__ = [
-    "OPERATIONS",
-    "SUBSET_STRATEGIES",
-    "AutoFeatureEngineer",
-    "AutoencoderExtractor",
-    "Beam",
-    "Bidirectional",
-    "EmbeddedSelector",
-    "Expression",
-    "FeatureConstructor",
-    "FeatureExtractor",
-    "FilterSelector",
-    "Genetic",
-    "NetworkFeatureExtractor",
-    "NeuralFeatureSelector",
-    "SequentialBackward",
-    "SequentialForward",
-    "SimulatedAnnealing",
-    "SubsetStrategy",
-    "WrapperSelector",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "._auto": ["AutoFeatureEngineer"],
+        "._construction": ["Expression", "FeatureConstructor", "OPERATIONS"],
+        "._embedded": ["EmbeddedSelector", "NeuralFeatureSelector"],
+        "._extraction": ["AutoencoderExtractor", "FeatureExtractor", "NetworkFeatureExtractor"],
+        "._filter": ["FilterSelector"],
+        "._wrapper": ["Beam", "Bidirectional", "Genetic", "SUBSET_STRATEGIES", "SequentialBackward", "SequentialForward", "SimulatedAnnealing", "SubsetStrategy", "WrapperSelector"],
+    },
+)

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, RobustScaler, TargetEncoder
 from sklearn.utils import check_array, check_random_state, column_or_1d
@@ -291,24 +291,35 @@ def _signature(block):
     return z.tobytes()
 
 
-def _fit_score_fold(estimator, X, y, train, test, scorer, classes, catch):
-    """Fit on one training fold; return (score, out-of-fold predictions, error text or None)."""
+def _fold_predictions(model, X_test, classes):
+    """Predictions of a fold's model: (n, 1) for regression, probabilities over ``classes`` otherwise."""
+    n = X_test.shape[0]
+    if classes is None:
+        return np.asarray(model.predict(X_test), dtype=np.float64).reshape(n, 1)
+    pred = np.zeros((n, len(classes)))
+    if hasattr(model, "predict_proba"):
+        pred[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X_test)
+    else:  # no probabilities: the predicted class counts as certain
+        pred[np.arange(n), np.searchsorted(classes, model.predict(X_test))] = 1.0
+    return pred
+
+
+def _cross_validate_design(estimator, X, y, splits, scorer, classes, catch, n_jobs=None):
+    """Cross-validate ``estimator`` on ``X``: (mean score, (oof predictions, covered rows), error text or None)."""
     try:
-        model = clone(estimator).fit(_safe_indexing(X, train), y[train])
-        X_test = _safe_indexing(X, test)
-        score = float(scorer(model, X_test, y[test]))
-        if classes is None:
-            pred = np.asarray(model.predict(X_test), dtype=np.float64).reshape(len(test), 1)
-        else:
-            pred = np.zeros((len(test), len(classes)))
-            if hasattr(model, "predict_proba"):
-                columns = np.searchsorted(classes, model.classes_)
-                pred[:, columns] = model.predict_proba(X_test)
-            else:  # no probabilities: the predicted class counts as certain
-                pred[np.arange(len(test)), np.searchsorted(classes, model.predict(X_test))] = 1.0
-        if not np.isfinite(score):
-            raise ValueError(f"the score is {score}")
-        return score, pred, None
+        # The fold models come back so that the residuals need no second round of fits.
+        result = cross_validate(
+            estimator, X, y, cv=splits, scoring=scorer, n_jobs=n_jobs, return_estimator=True, error_score="raise"
+        )
+        scores = np.asarray(result["test_score"], dtype=float)
+        if not np.isfinite(scores).all():
+            raise ValueError(f"the score is {scores[~np.isfinite(scores)][0]}")
+        pred = np.zeros((len(y), 1 if classes is None else len(classes)))
+        covered = np.zeros(len(y), dtype=bool)
+        for (_, test), model in zip(splits, result["estimator"]):
+            pred[test] = _fold_predictions(model, _safe_indexing(X, test), classes)
+            covered[test] = True
+        return float(scores.mean()), (pred, covered), None
     except Exception as exc:
         if not catch:
             raise
@@ -403,7 +414,9 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
         (regression) folds, seeded by ``random_state``. Every candidate is
         scored on the same folds, which also cross-fit the target encodings.
     n_jobs : int, default=None
-        Parallel fits through joblib; None means 1.
+        Parallel jobs through joblib: one task per candidate of a step (its
+        folds in that task), and the folds of the first, baseline score;
+        None means 1.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and, when the estimator's own ``random_state`` (or a
         nested step's) is None, the estimator.
@@ -803,29 +816,17 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
             return np.hstack([X.astype(object), *(b.astype(object) for b in blocks)])
         return np.hstack([X.astype(np.float64), *blocks])
 
-    def _evaluate(self, estimator, designs, y, splits, scorer, classes, catch):
-        """Cross-validate each design in ``designs`` (an iterable); return [(mean score, oof predictions, error)]."""
-        def tasks():
-            for X_design in designs:
-                for train, test in splits:
-                    yield delayed(_fit_score_fold)(estimator, X_design, y, train, test, scorer, classes, catch)
+    def _evaluate(self, estimator, designs, y, splits, scorer, classes):
+        """Cross-validate each design in ``designs`` (an iterable), one joblib task per design.
 
-        folds = Parallel(n_jobs=self.n_jobs)(tasks())
-        n_outputs = 1 if classes is None else len(classes)
-        results = []
-        for start in range(0, len(folds), len(splits)):
-            chunk = folds[start : start + len(splits)]
-            error = next((err for _, _, err in chunk if err is not None), None)
-            if error is not None:
-                results.append((np.nan, None, error))
-                continue
-            pred = np.zeros((len(y), n_outputs))
-            covered = np.zeros(len(y), dtype=bool)
-            for (_, test), (_, fold_pred, _) in zip(splits, chunk):
-                pred[test] = fold_pred
-                covered[test] = True
-            results.append((float(np.mean([score for score, _, _ in chunk])), (pred, covered), None))
-        return results
+        Returns [(mean score, (oof predictions, covered rows), error text or None)]; a design
+        whose fit, prediction or score fails gets a NaN score and its error.
+        """
+        jobs = (
+            delayed(_cross_validate_design)(estimator, X_design, y, splits, scorer, classes, catch=True)
+            for X_design in designs
+        )
+        return Parallel(n_jobs=self.n_jobs)(jobs)
 
     def _fit(self, X, y):
         ops = self._check_operations()
@@ -854,7 +855,9 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
         kept, blocks = [], []
         excluded = {_signature(table.values[:, [j]]) for j in np.flatnonzero(self.feature_kinds_ != "categorical")}
         design = self._design(X, blocks, names)
-        score, (pred, covered), _ = self._evaluate(estimator, [design], y, splits, scorer, classes, catch=False)[0]
+        score, (pred, covered), _ = _cross_validate_design(
+            estimator, design, y, splits, scorer, classes, catch=False, n_jobs=self.n_jobs
+        )
         self.base_score_ = score
         self.scores_ = [score]
         path = {key: [] for key in ("step", "feature", "rank_score", "cv_score", "improvement", "kept", "status")}
@@ -870,7 +873,7 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
             picked = [(self._with_encoder(e, cache), s, v) for e, s, v in picked]
             candidate_names = [e.names(input_names) for e, _, _ in picked]
             designs = (self._design(X, [*blocks, v], names + n) for (_, _, v), n in zip(picked, candidate_names))
-            results = self._evaluate(estimator, designs, y, splits, scorer, classes, catch=True)
+            results = self._evaluate(estimator, designs, y, splits, scorer, classes)
             cv_scores = np.array([r[0] for r in results])
             best = int(np.nanargmax(cv_scores)) if np.isfinite(cv_scores).any() else None
             improvement = np.round(cv_scores - score, 12)  # float noise is no improvement

@@ -24,8 +24,8 @@ from torch import nn
 from .._utils._compat import Interval, StrOptions, _fit_context
 from .._utils._device import resolve_device
 from .._utils._random import SEED_MAX, torch_seeded
-from ..nas.evaluate._iterator import TensorBatchIterator
-from ..nas.space._modules import Standardize
+from ..nas.evaluate import TensorBatchIterator
+from ..nas.space import Standardize
 from ._filter import _check_k, _validate_classification
 
 __all__ = ["EmbeddedSelector", "NeuralFeatureSelector"]

@@ -40,8 +40,8 @@ from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, val
 from .._utils._device import resolve_device
 from .._utils._random import SEED_MAX, torch_seeded
 from .._utils._validation import check_finite, check_numeric_columns, validate_network_input
-from ..nas.evaluate._iterator import TensorBatchIterator
-from ..nas.space._modules import ACTIVATIONS
+from ..nas.evaluate import TensorBatchIterator
+from ..nas.space import ACTIVATIONS
 
 __all__ = ["AutoencoderExtractor", "FeatureExtractor", "NetworkFeatureExtractor"]
 

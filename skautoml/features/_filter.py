@@ -5,15 +5,16 @@ model, which makes it cheap; ``k='auto'`` then spends a little training (a
 cross-validated downstream model) on choosing how many features to keep.
 """
 import warnings
+from functools import partial
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
+from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, clone
 from sklearn.feature_selection import SelectorMixin, chi2, f_classif, mutual_info_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import check_cv
+from sklearn.model_selection import check_cv, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
@@ -77,6 +78,18 @@ def _correlation_ratio(X, y):
     with np.errstate(divide="ignore", invalid="ignore"):
         eta2 = np.where(np.ptp(X, axis=0) > 0, between / total, 0.0)
     return np.sqrt(np.clip(eta2, 0.0, 1.0))
+
+
+def _rank_correlation(X, y):
+    """Spearman-type relevance of each column of ``X`` to the classes ``y``, in [0, 1].
+
+    The correlation ratio of the columns' ranks (average ranks for ties, as in
+    :func:`scipy.stats.spearmanr`). For two classes it equals ``|rho|``, the
+    absolute Spearman correlation with the target; for more classes it is
+    ``sqrt(H / (n - 1))`` with H the Kruskal-Wallis statistic, so it does not
+    depend on the order of the class labels. A constant feature scores 0.
+    """
+    return _correlation_ratio(rankdata(X, axis=0), y)
 
 
 def _unit_columns(X):
@@ -148,7 +161,7 @@ def _rank_features(method, X, y, n_select, seed):
     if method == "variance":
         scores = X.var(axis=0)
     elif method == "correlation":
-        scores = _correlation_ratio(X, y)
+        scores = _rank_correlation(X, y)
     elif method in ("chi2", "anova"):
         with warnings.catch_warnings():
             # Constant (anova) or all-zero (chi2) features give NaN and a warning; they rank last anyway.
@@ -166,13 +179,31 @@ def _candidate_ks(n_features):
     return ks + [int(n_features)]
 
 
-def _fold_order(method, X, y, train, n_select, seed):
-    return _rank_features(method, X[train], y[train], n_select, seed)[1]
+class _TopKFits(BaseEstimator):
+    """The fold model of ``k='auto'``: one clone of ``estimator`` per k in ``ks``, on the top k features.
+
+    The features are ranked once on the training fold, and one
+    :func:`~sklearn.model_selection.cross_validate` call scores every k (one scorer per
+    k, :func:`_score_top_k`): a pipeline per k would rank each fold once per k, which
+    costs ``len(ks)`` times as much for ``'mutual_info'``.
+    """
+
+    def __init__(self, method, ks, estimator, random_state):
+        self.method = method
+        self.ks = ks
+        self.estimator = estimator
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        order = _rank_features(self.method, X, y, self.ks[-1], self.random_state)[1]
+        self.fits_ = {k: (order[:k], clone(self.estimator).fit(X[:, order[:k]], y)) for k in self.ks}
+        return self
 
 
-def _fold_k_score(estimator, scorer, X, y, train, test, columns):
-    model = clone(estimator).fit(X[np.ix_(train, columns)], y[train])
-    return scorer(model, X[np.ix_(test, columns)], y[test])
+def _score_top_k(scorer, k, fits, X, y):
+    """``scorer`` of the model that ``fits`` (a fitted ``_TopKFits``) holds for ``k``."""
+    columns, model = fits.fits_[k]
+    return scorer(model, X[:, columns], y)
 
 
 class FilterSelector(SelectorMixin, BaseEstimator):
@@ -183,16 +214,26 @@ class FilterSelector(SelectorMixin, BaseEstimator):
 
     - ``'variance'``: the variance of each feature; ``y`` is not needed
       (unless ``k='auto'``).
-    - ``'correlation'``: the correlation ratio eta, the square root of the
-      share of a feature's variance explained by the class means. For a
-      binary target it equals the absolute Pearson correlation with the
-      0/1-coded target; for more classes it is the natural generalisation
-      (it orders features as ``'anova'`` does, on a [0, 1] scale).
+    - ``'correlation'``: rank correlation, in [0, 1]: relevance for monotone
+      relations (a feature that rises or falls with the target, however
+      non-linearly), insensitive to outliers and to any increasing
+      transformation of a feature. For a binary target it is the absolute
+      Spearman correlation ``|rho|`` with the target
+      (:func:`scipy.stats.spearmanr`). For more classes, whose labels need not
+      be ordered, it is the correlation ratio of the feature's ranks,
+      ``sqrt(H / (n_samples - 1))`` with ``H`` the Kruskal-Wallis statistic
+      (:func:`scipy.stats.kruskal`): it does not depend on the order of the
+      labels, so an ordinal target with more than two classes is treated as
+      nominal. Ties get average ranks; a constant feature scores 0. Unlike
+      ``'anova'``, which compares class means, it can rank a heavy-tailed or
+      outlier-ridden feature first.
     - ``'mrmr'``: greedy minimum-redundancy maximum-relevance (Peng et al.'s
       difference criterion). The next feature maximises its relevance minus
       its mean redundancy with the features already chosen, both mutual
       informations under a Gaussian model: relevance ``-log(1 - eta**2) / 2``
-      from the correlation ratio eta above, redundancy ``-log(1 - r**2) / 2``
+      from the correlation ratio eta (the square root of the share of the
+      feature's variance explained by the class means; the absolute Pearson
+      correlation with a 0/1 target), redundancy ``-log(1 - r**2) / 2``
       from the Pearson correlation r with each chosen feature. Unlike a
       mean absolute correlation, this penalty grows without bound as r
       approaches 1: an exact (or affine) copy of a chosen feature has
@@ -229,7 +270,7 @@ class FilterSelector(SelectorMixin, BaseEstimator):
     scoring : str, callable or None, default=None
         Score of ``k='auto'``; None uses the estimator's ``score`` (accuracy).
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over folds and candidate k of ``k='auto'``.
+        Parallel jobs (joblib) over the folds of ``k='auto'``.
     random_state : int, RandomState instance or None, default=None
         Seeds ``'mutual_info'`` (its jitter and neighbour search).
 
@@ -363,20 +404,18 @@ class FilterSelector(SelectorMixin, BaseEstimator):
         if estimator is None:
             estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         scorer = check_scoring(estimator, scoring=self.scoring)
-        splits = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        seeds = rng.randint(SEED_MAX, size=len(splits))  # one per fold: the same whatever the scheduling
         ks = _candidate_ks(X.shape[1])
-        parallel = Parallel(n_jobs=self.n_jobs)
-        orders = parallel(
-            delayed(_fold_order)(self.method, X, y, train, ks[-1], int(seed))
-            for (train, _), seed in zip(splits, seeds)
+        folds = _TopKFits(self.method, ks, estimator, int(rng.randint(SEED_MAX)))
+        result = cross_validate(
+            folds,
+            X,
+            y,
+            cv=check_cv(self.cv, y, classifier=True),  # _TopKFits is no classifier: resolve an int here
+            scoring={str(k): partial(_score_top_k, scorer, k) for k in ks},
+            n_jobs=self.n_jobs,
+            error_score="raise",
         )
-        scores = parallel(
-            delayed(_fold_k_score)(estimator, scorer, X, y, train, test, order[:k])
-            for (train, test), order in zip(splits, orders)
-            for k in ks
-        )
-        means = np.asarray(scores, dtype=float).reshape(len(splits), len(ks)).mean(axis=0)
+        means = np.array([np.mean(result[f"test_{k}"]) for k in ks], dtype=float)
         if np.isnan(means).all():
             raise ValueError(
                 "Every cross-validation score of k='auto' is NaN; check the estimator and scoring, "

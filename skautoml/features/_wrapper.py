@@ -19,14 +19,13 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import check_cv
+from sklearn.model_selection import check_cv, cross_validate
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils._random import SEED_MAX
-from .._utils._budget import Budget
-from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, _safe_indexing, validate_data
-from .._utils._params import ParamsMixin
+from ..search import Budget
+from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from .._utils._validation import check_finite, check_numeric_columns
 
 __all__ = [
@@ -66,7 +65,7 @@ def _unit(n, j):
 # ----------------------------------------------------------------------------- strategies
 
 
-class SubsetStrategy(ParamsMixin, ABC):
+class SubsetStrategy(BaseEstimator, ABC):
     """A search over feature subsets that speaks ask/tell.
 
     A subset is a boolean mask of length ``n_features``. The protocol:
@@ -641,11 +640,9 @@ SUBSET_STRATEGIES = {
 def _cross_validate_subset(estimator, X, y, splits, scorer):
     """Fold scores of ``estimator`` on ``X`` (already the subset's columns), seconds, error text."""
     started = time.perf_counter()
-    scores = []
     try:
-        for train, test in splits:
-            model = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train))
-            scores.append(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
+        # error_score='raise': the first failing fold ends the subset, and its error is kept as it is
+        scores = cross_validate(estimator, X, y, cv=splits, scoring=scorer, error_score="raise")["test_score"]
     except Exception as error:  # a failed subset loses; the selector reports it
         return None, time.perf_counter() - started, f"{type(error).__name__}: {error}"
     return np.asarray(scores, dtype=float), time.perf_counter() - started, ""

@@ -1,119 +1,78 @@
-"""Neural architecture search: spaces, strategies, evaluation and budgets.
+"""Neural architecture search: network spaces, the skorch evaluator, morphisms, tabulated benchmarks.
 
-The three parts are independent: a :class:`SearchSpace` says what an
-architecture is, a :class:`Strategy` proposes architectures by ask/tell, and
-the :class:`Evaluator` trains and scores one. :func:`run_search` (the loop
-``AutoNASClassifier`` runs) joins them under a :class:`Budget`; a
-:class:`TabularEvaluator` answers trials from a table of trained
-architectures, so strategies can be compared over many seeds in seconds.
+It builds on the search core (:mod:`skautoml.search`): a space says what an
+architecture is and builds it into a torch module, a strategy proposes
+architectures by ask/tell, the :class:`Evaluator` trains and scores one, and
+:func:`run_search` (the loop ``AutoNASClassifier`` runs) joins them under a
+:class:`Budget`. The search core's names are exported here too, so NAS code
+needs one import. A :class:`TabularEvaluator` answers trials from a table of
+trained architectures, so strategies can be compared over many seeds in
+seconds.
 """
-from .._utils._budget import Budget
-from ._search import run_search
-from .evaluate import (
-    CurveExtrapolation,
-    Evaluator,
-    Fidelity,
-    MedianStopping,
-    NASTable,
-    TableEntry,
-    TabularEvaluator,
-    TabularSpace,
-    TrialResult,
-    TrialStoppingRule,
-    canonical_architecture,
-    enumerate_architectures,
-    load_nas_table,
-    tabulate_architecture,
-)
-from .space import (
-    Block,
-    CellArchitecture,
-    CellSpace,
-    CNNArchitecture,
-    CNNLayer,
-    CNNSpace,
-    FactorizedArchitecture,
-    FactorizedSpace,
-    HierarchicalArchitecture,
-    HierarchicalSpace,
-    MLPArchitecture,
-    MLPSpace,
-    SearchSpace,
-    StageChoice,
-)
-# .strategy first: it registers the morphism strategies, which build on its Strategy base.
-from .strategy import (
-    BOHB,
-    BayesianOptimization,
-    Hyperband,
-    Proposal,
-    RandomSearch,
-    RegularizedEvolution,
-    ReinforceController,
-    Strategy,
-    SuccessiveHalving,
-    SurrogateEvolution,
-)
-from .morphism import (
-    Morphism,
-    MorphArchitecture,
-    MorphismBayesian,
-    MorphismHillClimbing,
-    MorphismSpace,
-    apply_morphism,
-    net2deeper,
-    net2wider,
-    widen_kernel,
-)
+from .._utils._lazy import lazy_exports
 
-__all__ = [
-    "ReinforceController",
-    "SurrogateEvolution",
-    "BOHB",
-    "Hyperband",
-    "MorphArchitecture",
-    "Morphism",
-    "MorphismBayesian",
-    "MorphismHillClimbing",
-    "MorphismSpace",
-    "Proposal",
-    "SuccessiveHalving",
-    "apply_morphism",
-    "net2deeper",
-    "net2wider",
-    "widen_kernel",
-    "Block",
-    "CellArchitecture",
-    "CellSpace",
-    "CurveExtrapolation",
-    "FactorizedArchitecture",
-    "FactorizedSpace",
-    "HierarchicalArchitecture",
-    "HierarchicalSpace",
-    "MedianStopping",
-    "StageChoice",
-    "TrialStoppingRule",
-    "BayesianOptimization",
-    "Budget",
-    "CNNArchitecture",
-    "CNNLayer",
-    "CNNSpace",
-    "Evaluator",
-    "Fidelity",
-    "MLPArchitecture",
-    "MLPSpace",
-    "RandomSearch",
-    "RegularizedEvolution",
-    "SearchSpace",
-    "Strategy",
-    "TrialResult",
-    "NASTable",
-    "TableEntry",
-    "TabularEvaluator",
-    "TabularSpace",
-    "canonical_architecture",
-    "enumerate_architectures",
-    "load_nas_table",
-    "run_search",
-    "tabulate_architecture",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "..search": [
+            "BOHB",
+            "BayesianOptimization",
+            "Budget",
+            "Deadline",
+            "Fidelity",
+            "Hyperband",
+            "Proposal",
+            "RandomSearch",
+            "RefitReserve",
+            "RegularizedEvolution",
+            "ReinforceController",
+            "SearchSpace",
+            "Strategy",
+            "SuccessiveHalving",
+            "SurrogateEvolution",
+            "TrialResult",
+            "run_search",
+        ],
+        ".evaluate": [
+            "CurveExtrapolation",
+            "Evaluator",
+            "MedianStopping",
+            "NASTable",
+            "TableEntry",
+            "TabularEvaluator",
+            "TabularSpace",
+            "TrialStoppingRule",
+            "canonical_architecture",
+            "enumerate_architectures",
+            "load_nas_table",
+            "tabulate_architecture",
+        ],
+        ".space": [
+            "Block",
+            "CellArchitecture",
+            "CellSpace",
+            "CNNArchitecture",
+            "CNNLayer",
+            "CNNSpace",
+            "FactorizedArchitecture",
+            "FactorizedSpace",
+            "HierarchicalArchitecture",
+            "HierarchicalSpace",
+            "MLPArchitecture",
+            "MLPSpace",
+            "StageChoice",
+        ],
+        ".morphism": [
+            "MorphArchitecture",
+            "Morphism",
+            "MorphismBayesian",
+            "MorphismHillClimbing",
+            "MorphismSpace",
+            "apply_morphism",
+            "net2deeper",
+            "net2wider",
+            "widen_kernel",
+        ],
+        "._registry": ["NAS_STRATEGIES", "SPACES", "STRATEGIES"],
+    },
+)

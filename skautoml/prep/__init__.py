@@ -1,39 +1,12 @@
 """Data preparation: transformers and samplers that clean data before a model."""
-from ._cleaning import (
-    DropUninformativeColumns,
-    OutlierClipper,
-    RareCategoryEncoder,
-    TypedImputer,
-    infer_column_types,
-)
-from .augment import (
-    AugmentPolicySearch,
-    AutoSMOTE,
-    GaussianNoiseOversampler,
-    ImageAugmenter,
-    MixupOversampler,
-    RandAugment,
-    UniformAugment,
-)
-from ._samplers import DuplicateRowRemover, LabelNoiseFilter, OutlierRowRemover
-from ._clean_search import AutoCleaner, CleaningSearch
+from .._utils._lazy import lazy_exports
 
-__all__ = [
-    "AugmentPolicySearch",
-    "ImageAugmenter",
-    "RandAugment",
-    "UniformAugment",
-    "AutoSMOTE",
-    "GaussianNoiseOversampler",
-    "MixupOversampler",
-    "DropUninformativeColumns",
-    "OutlierClipper",
-    "RareCategoryEncoder",
-    "TypedImputer",
-    "DuplicateRowRemover",
-    "LabelNoiseFilter",
-    "OutlierRowRemover",
-    "infer_column_types",
-    "AutoCleaner",
-    "CleaningSearch",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "._cleaning": ["DropUninformativeColumns", "OutlierClipper", "RareCategoryEncoder", "TypedImputer", "infer_column_types"],
+        ".augment": ["AugmentPolicySearch", "AutoSMOTE", "GaussianNoiseOversampler", "ImageAugmenter", "MixupOversampler", "RandAugment", "UniformAugment"],
+        "._samplers": ["DuplicateRowRemover", "LabelNoiseFilter", "OutlierRowRemover"],
+        "._clean_search": ["AutoCleaner", "CleaningSearch"],
+    },
+)

@@ -1,10 +1,10 @@
-"""Automatic cleaning: one transformer with sensible defaults, and a search over cleanings.
+"""Automatic cleaning: one transformer with sensible defaults, and a grid search over cleanings.
 
 ``AutoCleaner`` chains the cleaning transformers of :mod:`skautoml.prep` in a
-scikit-learn ``Pipeline``. ``CleaningSearch`` (the BoostClean / AlphaClean idea)
-scores combinations of cleaning operations by cross-validating the downstream
-model with scikit-learn's ``GridSearchCV`` over an imbalanced-learn ``Pipeline``
-``(cleaner, sampler, estimator)``, and keeps the best.
+scikit-learn ``Pipeline``. ``CleaningSearch`` is scikit-learn's ``GridSearchCV``
+over a fixed grid of cleaning settings (by default 24 combinations) in an
+imbalanced-learn ``Pipeline`` ``(cleaner, sampler, estimator)``: it keeps the
+combination with the best cross-validated score of the downstream model.
 """
 import re
 from numbers import Integral, Real
@@ -266,15 +266,23 @@ def _best_has(attr):
 
 
 class CleaningSearch(MetaEstimatorMixin, BaseEstimator):
-    """Search for the cleaning that suits a model best (BoostClean / AlphaClean).
+    """Grid search over a fixed set of cleaning settings, scored by a downstream model.
 
-    Each combination of cleaning operations in ``param_grid`` is scored by
-    cross-validating the imbalanced-learn
-    :class:`~imblearn.pipeline.Pipeline` ``[('cleaner', AutoCleaner()),
-    ('sampler', 'passthrough'), ('estimator', estimator)]`` with scikit-learn's
-    :class:`~sklearn.model_selection.GridSearchCV`; the best one is refitted on
-    all the data. A sampler removes rows of the training folds only, never at
-    predict time. Fits that fail score NaN (with a warning) and lose.
+    A thin wrapper around scikit-learn's
+    :class:`~sklearn.model_selection.GridSearchCV`: every combination in
+    ``param_grid`` (by default the 24 listed below) is set on the
+    imbalanced-learn :class:`~imblearn.pipeline.Pipeline`
+    ``[('cleaner', AutoCleaner()), ('sampler', 'passthrough'),
+    ('estimator', estimator)]`` and scored by the mean ``scoring`` over the
+    ``cv`` folds; the best combination (the first one among ties) is refitted
+    on all the data. Nothing is learned across combinations: each is scored
+    on its own, and the grid is only as good as the combinations it lists. A
+    sampler removes rows of the training folds only, never at predict time.
+    Fits that fail score NaN (with a warning) and lose.
+
+    Not implemented: BoostClean (boosting over models trained on data
+    cleaned in different ways) and AlphaClean (an adaptive search over a
+    space of cleaning programs).
 
     Parameters
     ----------
@@ -284,7 +292,11 @@ class CleaningSearch(MetaEstimatorMixin, BaseEstimator):
         A grid over the pipeline's steps, as for ``GridSearchCV``: keys
         ``'cleaner__<AutoCleaner parameter>'``, ``'sampler'`` (a sampler, or
         ``'passthrough'`` for none), ``'sampler__<parameter>'`` and
-        ``'estimator__<parameter>'``. None means 24 combinations::
+        ``'estimator__<parameter>'``. None means these 2 x 2 x 2 x 3 = 24
+        combinations (imputation by median or ``IterativeImputer``, with or
+        without missing-value indicators, with or without Tukey clipping of
+        outliers; no row removal, duplicate rows removed, or outlier rows
+        removed by an isolation forest)::
 
             {"cleaner__numeric_strategy": ["median", "iterative"],
              "cleaner__add_indicator": [False, True],
@@ -295,7 +307,8 @@ class CleaningSearch(MetaEstimatorMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, default=5
         As in ``GridSearchCV``: an int gives stratified folds for a classifier.
     scoring : str, callable or None, default=None
-        As in ``GridSearchCV``; None uses the estimator's ``score``.
+        As in ``GridSearchCV``; None uses the estimator's ``score``
+        (accuracy for a classifier, R² for a regressor).
     n_jobs : int or None, default=None
         Fits run in parallel through joblib.
     random_state : int, RandomState instance or None, default=None

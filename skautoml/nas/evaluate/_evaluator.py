@@ -1,10 +1,6 @@
 """Training and scoring of one candidate architecture through skorch."""
 import math
-import os
-import socket
 import time
-import traceback
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -16,6 +12,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..._utils._random import torch_seeded
+from ...search import TrialResult
+from ...search import failure_text as _exception_text
 from ..space._modules import Standardize
 from ._iterator import TensorBatchIterator
 from ._stopping import StopTrialEarly
@@ -69,7 +67,7 @@ class NonFiniteLossError(ArithmeticError):
 
 
 class StopAtDeadline(Callback):
-    """Ends training after the epoch during which wall-clock ``deadline`` passed.
+    """Ends training after the epoch during which ``deadline`` (a :class:`~skautoml.search.Deadline`) passed.
 
     Raising ``KeyboardInterrupt`` is skorch's way to end training early (its
     ``EarlyStopping`` does the same); the net stays usable.
@@ -79,7 +77,7 @@ class StopAtDeadline(Callback):
         self.deadline = deadline
 
     def on_epoch_end(self, net, **kwargs):
-        if self.deadline is not None and time.time() >= self.deadline:
+        if self.deadline is not None and self.deadline.passed():
             raise KeyboardInterrupt
 
 
@@ -112,75 +110,6 @@ class ValidAccuracy(Callback):
     def on_epoch_end(self, net, **kwargs):
         if self._total:
             net.history.record("valid_acc", int(self._correct) / self._total)
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    """What one trial of a search produced.
-
-    Attributes
-    ----------
-    architecture : value of the search space
-    score : float
-        Validation accuracy of the weights with the lowest validation loss;
-        NaN when the trial failed.
-    status : {'ok', 'failed'}
-    error : str or None
-        The exception of a failed trial, with the line it came from.
-    n_params : int
-        Trainable parameters (0 when the module could not be built).
-    flops : int
-        Floating-point operations of one forward pass of one sample, as counted
-        by ``torch.utils.flop_counter`` (2 per multiply-add).
-    train_seconds : float
-        Wall time of building, training and scoring.
-    epochs : int
-        Epochs run (early stopping and deadlines may cut them short).
-    best_epoch : int
-        Epoch whose weights were scored; a refit trains this many epochs.
-    seed : int
-        Torch and numpy seed of the trial.
-    worker : str
-        ``host:pid`` of the process that ran the trial.
-    curve : tuple of float
-        Validation accuracy after each epoch run (empty for a failed trial).
-    stopped_early : bool
-        Whether the evaluator's trial-stopping rule ended the trial before its
-        ``max_epochs`` (patience-based early stopping and deadlines do not
-        count).
-    resource : float in (0, 1]
-        Share of the full fidelity the trial ran at: what a multi-fidelity
-        strategy (successive halving, Hyperband, BOHB) asked for, 1.0 for
-        every trial of any other strategy. The search loop sets it; the
-        evaluator sees only the resulting :class:`Fidelity`.
-    """
-
-    architecture: object
-    score: float
-    status: str
-    error: str | None = None
-    n_params: int = 0
-    flops: int = 0
-    train_seconds: float = 0.0
-    epochs: int = 0
-    best_epoch: int = 0
-    seed: int = 0
-    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    curve: tuple = ()
-    stopped_early: bool = False
-    resource: float = 1.0
-
-    @property
-    def ok(self):
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
-class Fidelity:
-    """How much training a trial gets: epochs and the fraction of training data."""
-
-    max_epochs: int
-    data_fraction: float = 1.0
 
 
 class Evaluator:
@@ -287,27 +216,54 @@ class Evaluator:
             **({} if verbose else {"callbacks__print_log": None}),
         )
 
-    def evaluate(self, architecture, X_train, y_train, X_valid, y_valid, fidelity, seed, deadline=None):
+    def evaluate(
+        self, architecture, X_train, y_train, X_valid, y_valid, fidelity, seed, deadline=None, *, warm_start=None,
+        keep_model=False,
+    ):
         """Train ``architecture`` at ``fidelity`` and score it on the validation data.
 
         Never raises for a bad candidate: an exception, a NaN loss or running
         out of memory gives a result with ``status='failed'`` and the error.
+
+        Parameters
+        ----------
+        architecture : value of the space
+        X_train, y_train, X_valid, y_valid : ndarray
+        fidelity : Fidelity
+        seed : int
+        deadline : Deadline or None
+            Training stops after the epoch during which it passes.
+        warm_start : object or None
+            Builds the module instead of the space: ``warm_start.build(X_train,
+            seed) -> nn.Module`` (e.g. a morphed copy of a trained parent); the
+            result then also records the validation loss before training.
+        keep_model : bool
+            Return the trained module (on the CPU) in ``result.model``, scored
+            on the weights kept: those of the epoch with the lowest validation
+            loss under early stopping, else the last epoch's.
         """
         started = time.perf_counter()
         n_params = flops = 0
+        initial_loss = math.nan
         try:
             # Seeded in a fork: a search in this process leaves the caller's torch random state alone.
             with torch_seeded(seed, self.device):
-                X_train, y_train = _subsample(X_train, y_train, fidelity.data_fraction, seed)
-                module = self.build_module(architecture, X_train)
+                X_train, y_train = stratified_subsample(X_train, y_train, fidelity.data_fraction, seed)
+                if warm_start is None:
+                    module = self.build_module(architecture, X_train)
+                else:
+                    module = warm_start.build(X_train, seed)
                 n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
                 flops = count_flops(module, self.input_shape)
                 valid_data = self._to_device(X_valid, y_valid)
+                if warm_start is not None:
+                    initial_loss = _validation_loss(module.to(self.device), *valid_data, self.batch_size)
                 net = self.make_net(module, fidelity.max_epochs, valid_data, deadline)
                 net.fit(*self._to_device(X_train, y_train))
             valid_loss = net.history[:, "valid_loss"]
             best = int(np.argmin(valid_loss))
-            curve = tuple(float(row.get("valid_acc", math.nan)) for row in net.history)
+            if keep_model and self.patience is None:
+                best = len(net.history) - 1  # without early stopping the last epoch's weights are kept
             return TrialResult(
                 architecture,
                 score=float(net.history[best, "valid_acc"]),
@@ -318,8 +274,12 @@ class Evaluator:
                 epochs=len(net.history),
                 best_epoch=best + 1,
                 seed=seed,
-                curve=curve,
+                curve=tuple(float(row.get("valid_acc", math.nan)) for row in net.history),
                 stopped_early=bool(net.history[-1].get("stopped_early", False)),
+                valid_loss=float(valid_loss[best]),
+                initial_valid_loss=initial_loss,
+                # Kept models wait on the CPU: device memory holds only the ones training.
+                model=net.module_.cpu() if keep_model else None,
             )
         except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
             return TrialResult(
@@ -331,17 +291,20 @@ class Evaluator:
                 flops=flops,
                 train_seconds=time.perf_counter() - started,
                 seed=seed,
+                initial_valid_loss=initial_loss,
             )
 
-    def fit_final(self, architecture, X, y, epochs, schedule_epochs, seed, deadline=None, verbose=0):
+    def fit_final(self, architecture, X, y, epochs, schedule_epochs, seed, deadline=None, verbose=0, warm_start=None):
         """Train ``architecture`` on all of ``X, y`` for ``epochs``; returns the fitted skorch net.
 
         The learning rate follows the cosine schedule of a trial of
         ``schedule_epochs`` epochs, stopped after ``epochs`` (the trial's best
         epoch), so the refit repeats the winning trial's training on more data.
+        With a ``warm_start`` (see :meth:`evaluate`) the network starts from it
+        and the schedule restarts, as in SGDR.
         """
         with torch_seeded(seed, self.device):
-            module = self.build_module(architecture, X)
+            module = self.build_module(architecture, X) if warm_start is None else warm_start.build(X, seed)
             net = self.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
             net.set_params(max_epochs=epochs)
             net.fit(*self._to_device(X, y))
@@ -356,6 +319,21 @@ class Evaluator:
         )
 
 
+def _validation_loss(module, X, y, batch_size):
+    """Mean cross-entropy of ``module`` on ``X, y`` in evaluation mode."""
+    was_training = module.training
+    module.eval()
+    loss = 0.0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(X), batch_size):
+                logits = module(X[start : start + batch_size])
+                loss += float(nn.functional.cross_entropy(logits, y[start : start + batch_size], reduction="sum"))
+    finally:
+        module.train(was_training)
+    return loss / max(len(X), 1)
+
+
 def failure_text(exc):
     """What a failed trial records: the exception and the line it came from.
 
@@ -364,8 +342,7 @@ def failure_text(exc):
     """
     if isinstance(exc, torch.OutOfMemoryError) and torch.cuda.is_available():
         torch.cuda.empty_cache()
-    where = traceback.extract_tb(exc.__traceback__)[-1]
-    return f"{type(exc).__name__}: {exc} ({os.path.basename(where.filename)}:{where.lineno})"
+    return _exception_text(exc)
 
 
 def count_flops(module, input_shape):
@@ -380,8 +357,8 @@ def count_flops(module, input_shape):
     return int(counter.get_total_flops())
 
 
-def _subsample(X, y, fraction, seed):
-    """A stratified ``fraction`` of ``(X, y)``, at least one sample per class."""
+def stratified_subsample(X, y, fraction, seed):
+    """A stratified ``fraction`` of ``(X, y)``, at least one sample per class (all of it when ``fraction >= 1``)."""
     if fraction >= 1.0:
         return X, y
     rng = np.random.default_rng(seed)

@@ -16,10 +16,10 @@ import numpy as np
 from scipy import optimize, special
 from skorch.callbacks import Callback
 
-from ..._utils._params import ParamsMixin
+from sklearn.base import BaseEstimator
 
 
-class TrialStoppingRule(ParamsMixin, ABC):
+class TrialStoppingRule(BaseEstimator, ABC):
     """Decides whether a running trial should stop, given finished trials' curves.
 
     A curve is a trial's validation accuracy after each epoch, one float per

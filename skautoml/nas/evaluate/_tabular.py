@@ -39,7 +39,7 @@ import torch
 from skorch.callbacks import Callback
 
 from ..._utils._random import torch_seeded
-from ..space._base import SearchSpace
+from ...search import SearchSpace
 from ..space._cell import Block, CellArchitecture, CellSpace
 from ._evaluator import Evaluator, TrialResult, count_flops
 

@@ -6,26 +6,17 @@ transforms :func:`net2wider`, :func:`net2deeper` and :func:`widen_kernel`
 the same function, so a child starts where its parent stopped.
 :class:`MorphismHillClimbing` (Elsken et al., 2017) and
 :class:`MorphismBayesian` (after Auto-Keras, Jin et al., 2019) search by
-training such children.
+training such children, as ask/tell strategies of the one search loop: a
+proposal carries its parent's trained network (:class:`MorphedParent`).
 """
-from ._modules import MorphLayer, MorphNet
-from ._space import MorphArchitecture, Morphism, MorphismSpace
-from ._strategies import MorphismBayesian, MorphismHillClimbing, MorphismStrategy, MorphismTrialResult
-from ._transforms import apply_morphism, find_morph_net, net2deeper, net2wider, widen_kernel
+from ..._utils._lazy import lazy_exports
 
-__all__ = [
-    "MorphArchitecture",
-    "MorphLayer",
-    "MorphNet",
-    "Morphism",
-    "MorphismBayesian",
-    "MorphismHillClimbing",
-    "MorphismSpace",
-    "MorphismStrategy",
-    "MorphismTrialResult",
-    "apply_morphism",
-    "find_morph_net",
-    "net2deeper",
-    "net2wider",
-    "widen_kernel",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "._modules": ["MorphLayer", "MorphNet"],
+        "._space": ["MorphArchitecture", "Morphism", "MorphismSpace"],
+        "._strategies": ["MorphedParent", "MorphismBayesian", "MorphismHillClimbing", "MorphismStrategy"],
+        "._transforms": ["apply_morphism", "find_morph_net", "net2deeper", "net2wider", "widen_kernel"],
+    },
+)

@@ -4,6 +4,8 @@ import math
 import numpy as np
 from torch import nn
 
+from ..space._modules import conv_bn
+
 
 class MorphLayer(nn.Module):
     """``transform`` (linear or convolution, no bias) -> batch norm -> ReLU -> ``pool``.
@@ -28,11 +30,8 @@ def linear_layer(n_in, n_out):
 
 
 def conv_layer(n_in, n_out, kernel_size, pool=False):
-    return MorphLayer(
-        nn.Conv2d(n_in, n_out, kernel_size, padding=kernel_size // 2, bias=False),
-        nn.BatchNorm2d(n_out),
-        nn.MaxPool2d(2, 2, ceil_mode=True) if pool else None,
-    )
+    conv, norm = conv_bn(n_in, n_out, kernel_size, relu=None)  # MorphLayer adds the ReLU
+    return MorphLayer(conv, norm, nn.MaxPool2d(2, 2, ceil_mode=True) if pool else None)
 
 
 class MorphNet(nn.Module):

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..space._base import SearchSpace, choose
+from ...search import SearchSpace, choose
 from ._modules import MorphNet
 
 KINDS = ("mlp", "cnn")

@@ -1,29 +1,19 @@
-"""Search spaces: how an architecture is sampled, mutated, encoded and built."""
-from ._base import SearchSpace
-from ._cell import CELL_OPERATIONS, Block, CellArchitecture, CellSpace
-from ._chain import CNNArchitecture, CNNLayer, CNNSpace, MLPArchitecture, MLPSpace
-from ._hierarchical import (
-    FactorizedArchitecture,
-    FactorizedSpace,
-    HierarchicalArchitecture,
-    HierarchicalSpace,
-    StageChoice,
-)
+"""Network search spaces: how an architecture is sampled, mutated, encoded and built into a torch module.
 
-__all__ = [
-    "CELL_OPERATIONS",
-    "Block",
-    "CNNArchitecture",
-    "CNNLayer",
-    "CNNSpace",
-    "CellArchitecture",
-    "CellSpace",
-    "FactorizedArchitecture",
-    "FactorizedSpace",
-    "HierarchicalArchitecture",
-    "HierarchicalSpace",
-    "MLPArchitecture",
-    "MLPSpace",
-    "SearchSpace",
-    "StageChoice",
-]
+The contract (:class:`~skautoml.search.SearchSpace`) lives in the search
+core; the building blocks the spaces share (:class:`Standardize`,
+``ACTIVATIONS``) are public here for the other packages that build networks.
+"""
+from ..._utils._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "...search": ["SearchSpace"],
+        "._cell": ["CELL_OPERATIONS", "Block", "CellArchitecture", "CellSpace"],
+        "._chain": ["CNNArchitecture", "CNNLayer", "CNNSpace", "MLPArchitecture", "MLPSpace"],
+        "._factorized": ["FactorizedArchitecture", "FactorizedSpace", "StageChoice"],
+        "._hierarchical": ["HierarchicalArchitecture", "HierarchicalSpace"],
+        "._modules": ["ACTIVATIONS", "Standardize"],
+    },
+)

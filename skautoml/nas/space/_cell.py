@@ -16,7 +16,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import SearchSpace, choose, choose_other, one_hot
+from ...search import SearchSpace, choose, choose_other, one_hot
+from ._modules import conv_bn
+from ._options import _index
 
 #: Operations a block may apply to each of its inputs.
 CELL_OPERATIONS = (
@@ -333,20 +335,61 @@ class CellSpace(SearchSpace):
                 return False
         return True
 
+    # ------------------------------------------------------------------ decisions
+
+    _BLOCK_FIELDS = ("input1", "input2", "op1", "op2", "combine")
+
+    def decisions(self):
+        """The architecture as categorical decisions, for the REINFORCE controller.
+
+        Returns
+        -------
+        decisions : list of (str, int)
+            ``(name, n_options)`` per cell (normal, then reduction), per
+            block ``i``: its two inputs (among the ``2 + i`` states it may
+            read), its two operations and the combination.
+        """
+        self._check_params()
+        return [
+            (f"{cell}.b{i}.{field}", n)
+            for cell in ("normal", "reduction")
+            for i in range(self.n_blocks)
+            for field, n in zip(
+                self._BLOCK_FIELDS, (2 + i, 2 + i, len(self.operations), len(self.operations), len(self.combine))
+            )
+        ]
+
+    def from_decisions(self, tokens):
+        """The :class:`CellArchitecture` of one option index per entry of :meth:`decisions`."""
+        cells, position = [], 0
+        for _ in range(2):
+            blocks = []
+            for _ in range(self.n_blocks):
+                in1, in2, op1, op2, combine = tokens[position : position + 5]
+                blocks.append(
+                    Block(int(in1), int(in2), self.operations[op1], self.operations[op2], self.combine[combine])
+                )
+                position += 5
+            cells.append(tuple(blocks))
+        return CellArchitecture(*cells)
+
+    def to_decisions(self, architecture):
+        """The option indices that :meth:`from_decisions` turns into ``architecture``."""
+        return [
+            value
+            for blocks in (architecture.normal, architecture.reduction)
+            for b in blocks
+            for value in (
+                b.input1,
+                b.input2,
+                _index(self.operations, b.op1),
+                _index(self.operations, b.op2),
+                _index(self.combine, b.combine),
+            )
+        ]
+
 
 # --------------------------------------------------------------------------- modules
-
-
-def _relu_conv_bn(n_in, n_out, kernel_size=1, stride=1, dilation=1, separable=False):
-    padding = dilation * (kernel_size - 1) // 2
-    if separable:
-        convs = [
-            nn.Conv2d(n_in, n_in, kernel_size, stride, padding, dilation=dilation, groups=n_in, bias=False),
-            nn.Conv2d(n_in, n_out, 1, bias=False),
-        ]
-    else:
-        convs = [nn.Conv2d(n_in, n_out, kernel_size, stride, padding, dilation=dilation, bias=False)]
-    return nn.Sequential(nn.ReLU(inplace=False), *convs, nn.BatchNorm2d(n_out))
 
 
 class FactorizedReduce(nn.Module):
@@ -399,11 +442,11 @@ class Zero(nn.Module):
 def cell_operation(op, channels, stride):
     """The module of ``op`` from ``channels`` to ``channels`` channels at ``stride`` (1 or 2)."""
     if op in ("conv3x3", "conv5x5"):
-        return _relu_conv_bn(channels, channels, int(op[-1]), stride)
+        return conv_bn(channels, channels, int(op[-1]), stride, relu="before")
     if op in ("sepconv3x3", "sepconv5x5"):
-        return _relu_conv_bn(channels, channels, int(op[-1]), stride, separable=True)
+        return conv_bn(channels, channels, int(op[-1]), stride, separable=True, relu="before")
     if op in ("dilconv3x3", "dilconv5x5"):
-        return _relu_conv_bn(channels, channels, int(op[-1]), stride, dilation=2, separable=True)
+        return conv_bn(channels, channels, int(op[-1]), stride, dilation=2, separable=True, relu="before")
     if op == "maxpool":
         return nn.MaxPool2d(3, stride, padding=1)
     if op == "avgpool":
@@ -421,7 +464,7 @@ def _calibration(shape, channels, size):
     if (height, width) != size:
         return FactorizedReduce(n_in, channels)
     if n_in != channels:
-        return _relu_conv_bn(n_in, channels)
+        return conv_bn(n_in, channels, relu="before")
     return nn.Identity()
 
 
@@ -436,7 +479,7 @@ class BlockModule(nn.Module):
         strides = [2 if reduction and index < 2 else 1 for index in self.inputs]
         self.op1 = cell_operation(block.op1, channels, strides[0])
         self.op2 = cell_operation(block.op2, channels, strides[1])
-        self.concat = _relu_conv_bn(2 * channels, channels) if block.combine == "concat" else None
+        self.concat = conv_bn(2 * channels, channels, relu="before") if block.combine == "concat" else None
 
     def forward(self, states):
         a = self.op1(states[self.inputs[0]])
@@ -468,7 +511,7 @@ class Cell(nn.Module):
         self.blocks = nn.ModuleList(BlockModule(block, channels, reduction) for block in blocks)
         self.loose_ends = [i for i in range(len(blocks)) if 2 + i not in read]
         n_loose = len(self.loose_ends)
-        self.output = _relu_conv_bn(n_loose * channels, channels) if n_loose > 1 else None
+        self.output = conv_bn(n_loose * channels, channels, relu="before") if n_loose > 1 else None
 
     def forward(self, s0, s1):
         states = [
@@ -503,10 +546,7 @@ class CellNet(nn.Module):
         super().__init__()
         n_channels, height, width = input_shape
         channels = initial_channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(n_channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-        )
+        self.stem = conv_bn(n_channels, channels, 3, relu=None)
         cells = [architecture.reduction if kind == "reduction" else architecture.normal for kind in layout]
         # Shapes are fixed by position in the stack, whether or not a cell is pruned.
         shapes = [(channels, height, width)] * 2

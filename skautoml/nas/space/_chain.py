@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._base import SearchSpace, choose, choose_other, one_hot
+from ...search import SearchSpace, choose, choose_other, one_hot
 from ._modules import CNNNet, MLPNet
+from ._options import _index
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,45 @@ class MLPSpace(SearchSpace):
             and architecture.batch_norm in self.batch_norm
             and architecture.skip in self.skip
         )
+
+    # ------------------------------------------------------------------ decisions
+
+    def decisions(self):
+        """The architecture as categorical decisions, for the REINFORCE controller.
+
+        Returns
+        -------
+        decisions : list of (str, int)
+            ``(name, n_options)``: the depth first, then a width for each of
+            ``max_layers`` layers (those past the depth are ignored), then
+            the activation, dropout, batch norm and skip settings.
+        """
+        return (
+            [("depth", self.max_layers - self.min_layers + 1)]
+            + [(f"width{i}", len(self.widths)) for i in range(self.max_layers)]
+            + [("activation", len(self.activations)), ("dropout", len(self.dropouts))]
+            + [("batch_norm", len(self.batch_norm)), ("skip", len(self.skip))]
+        )
+
+    def from_decisions(self, tokens):
+        """The :class:`MLPArchitecture` of one option index per entry of :meth:`decisions`."""
+        depth = self.min_layers + tokens[0]
+        widths = tuple(self.widths[t] for t in tokens[1 : 1 + depth])
+        rest = tokens[1 + self.max_layers :]
+        return MLPArchitecture(
+            widths, self.activations[rest[0]], self.dropouts[rest[1]], self.batch_norm[rest[2]], self.skip[rest[3]]
+        )
+
+    def to_decisions(self, architecture):
+        """The option indices that :meth:`from_decisions` turns into ``architecture`` (0 for unused layers)."""
+        a = architecture
+        widths = [_index(self.widths, w) for w in a.widths] + [0] * (self.max_layers - len(a.widths))
+        return [len(a.widths) - self.min_layers, *widths] + [
+            _index(self.activations, a.activation),
+            _index(self.dropouts, a.dropout),
+            _index(self.batch_norm, a.batch_norm),
+            _index(self.skip, a.skip),
+        ]
 
 
 @dataclass(frozen=True)
@@ -357,6 +397,63 @@ class CNNSpace(SearchSpace):
             and set(architecture.skips) <= allowed_skips
             and list(architecture.skips) == sorted(set(architecture.skips))
         )
+
+    # ------------------------------------------------------------------ decisions
+
+    def _decision_skips(self):
+        return _skip_pairs(self.max_layers) if self.skip_probability > 0 else []
+
+    def decisions(self):
+        """The architecture as categorical decisions, for the REINFORCE controller.
+
+        Returns
+        -------
+        decisions : list of (str, int)
+            ``(name, n_options)``: the stem channels, the depth, an operation
+            and channels for each of ``max_layers`` layers, then one bit per
+            skip of the deepest chain. Layers past the depth and the channels
+            of parameter-free operations are ignored; for a shallower chain
+            a skip into a missing layer is dropped and a skip into the
+            deepest chain's head goes into this chain's head (where
+            :meth:`encode` puts it too), so every sequence is a valid chain.
+        """
+        layers = []
+        for i in range(self.max_layers):
+            layers += [(f"op{i}", len(self.operations)), (f"channels{i}", len(self.channels))]
+        skips = [(f"skip{i}-{j}", 2) for i, j in self._decision_skips()]
+        return [("stem", len(self.stem_channels)), ("depth", self.max_layers - self.min_layers + 1), *layers, *skips]
+
+    def from_decisions(self, tokens):
+        """The :class:`CNNArchitecture` of one option index per entry of :meth:`decisions`."""
+        n_layers = self.min_layers + tokens[1]
+        layers = []
+        for i in range(n_layers):
+            op = self.operations[tokens[2 + 2 * i]]
+            layers.append(CNNLayer(op, None if op in _PARAMETER_FREE else self.channels[tokens[3 + 2 * i]]))
+        head = self.max_layers + 1
+        skips = set()
+        for (i, j), bit in zip(self._decision_skips(), tokens[2 + 2 * self.max_layers :]):
+            if bit and j <= n_layers:
+                skips.add((i, j))
+            elif bit and j == head and i < n_layers:
+                skips.add((i, n_layers + 1))
+        return CNNArchitecture(self.stem_channels[tokens[0]], tuple(layers), tuple(sorted(skips)))
+
+    def to_decisions(self, architecture):
+        """The option indices that :meth:`from_decisions` turns into ``architecture`` (0 for what it ignores)."""
+        a = architecture
+        n_layers = len(a.layers)
+        layers = []
+        for i in range(self.max_layers):
+            layer = a.layers[i] if i < n_layers else None
+            layers += [
+                _index(self.operations, layer.op) if layer else 0,
+                _index(self.channels, layer.channels) if layer and layer.channels is not None else 0,
+            ]
+        head = self.max_layers + 1
+        present = {(i, head if j == n_layers + 1 else j) for i, j in a.skips}
+        bits = [int(pair in present) for pair in self._decision_skips()]
+        return [_index(self.stem_channels, a.stem_channels), n_layers - self.min_layers, *layers, *bits]
 
 
 def _skip_pairs(n_layers):

@@ -1,389 +1,21 @@
-"""Hierarchical search spaces: factorized per-stage blocks and motifs built from motifs.
+"""Hierarchical space of motifs built from motifs (Liu et al. 2018).
 
-The survey's hierarchical family has two shapes, both here:
-
-* :class:`FactorizedSpace` (MnasNet, Tan et al. 2019): the network is a
-  sequence of stages, and each stage makes its own choices (block type,
-  kernel size, expansion ratio, squeeze-and-excitation, number of blocks), so
-  layers of different stages may differ while the space stays small.
-* :class:`HierarchicalSpace` (Liu et al. 2018, "Hierarchical Representations
-  for Efficient Architecture Search"): level-1 primitives are assembled by
-  small DAGs into level-2 motifs, those into level-3 motifs, and so on; the
-  top-level motif is the cell of the network.
+The survey's hierarchical family in its second shape ("Hierarchical
+Representations for Efficient Architecture Search"): level-1 primitives are
+assembled by small DAGs into level-2 motifs, those into level-3 motifs, and
+so on; the top-level motif is the cell of the network. The first shape,
+per-stage factorized choices, is :mod:`._factorized`.
 """
 import math
-from dataclasses import dataclass, replace
-from numbers import Integral
+from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import nn
-from torch.nn import functional as F
 
-from ._base import SearchSpace, choose, choose_other, one_hot
-from ._modules import conv_bn_relu, separable_conv
-
-BLOCK_TYPES = ("mbconv", "conv", "sepconv")
-
-
-def _is_member(value, options):
-    """``value in options``, but strict about type: ``True`` is not ``1`` and ``3.0`` is not ``3``."""
-    return any(type(value) is type(option) and value == option for option in options)
-
-
-def _check_options(space, name, valid, what):
-    values = getattr(space, name)
-    if not isinstance(values, tuple) or not values or any(values.count(v) > 1 for v in values):
-        raise ValueError(f"{name} must be a non-empty tuple without repeats, got {values!r}.")
-    bad = [value for value in values if not valid(value)]
-    if bad:
-        raise ValueError(f"{name} must hold {what}; {bad!r} is not.")
-
-
-def _is_positive_int(value):
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
-
-
-def _image_shape(space, input_shape):
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"{type(space).__name__} builds networks for images of shape (channels, height, width); "
-            f"got input_shape={tuple(input_shape)}. Pass image arrays (N, H, W) or (N, C, H, W), "
-            "or use an MLP space (search_space='mlp') for tabular data."
-        )
-    return tuple(int(v) for v in input_shape)
-
-
-def _axis_strides(stride, height, width):
-    """Per-axis stride that leaves an axis of length 1 alone, so feature maps never shrink below 1x1."""
-    return (stride if height > 1 else 1, stride if width > 1 else 1)
-
-
-# =========================================================================== factorized
-
-
-@dataclass(frozen=True)
-class StageChoice:
-    """The decisions of one stage: ``repeats`` blocks of one type.
-
-    ``expansion`` is the MBConv expansion ratio and ``None`` for the other
-    block types, which have none.
-    """
-
-    block: str
-    kernel_size: int
-    expansion: int | None
-    se: bool
-    repeats: int
-
-    def __str__(self):
-        name = f"{self.block}{self.expansion}" if self.block == "mbconv" else self.block
-        return f"{name} k{self.kernel_size}{' se' if self.se else ''} x{self.repeats}"
-
-
-@dataclass(frozen=True)
-class FactorizedArchitecture:
-    """A network of stages, one :class:`StageChoice` per stage."""
-
-    stages: tuple
-
-    def __str__(self):
-        return " | ".join(map(str, self.stages))
-
-
-class SqueezeExcite(nn.Module):
-    """Channel attention (Hu et al. 2018): scale each channel by a gate computed from its mean."""
-
-    def __init__(self, channels, reduced):
-        super().__init__()
-        self.reduce = nn.Conv2d(channels, reduced, 1)
-        self.expand = nn.Conv2d(reduced, channels, 1)
-
-    def forward(self, x):
-        gate = self.expand(F.relu(self.reduce(x.mean(dim=(2, 3), keepdim=True))))
-        return x * torch.sigmoid(gate)
-
-
-class StageBlock(nn.Module):
-    """One block of a factorized network; adds its input back when the shapes match.
-
-    ``'mbconv'`` is MobileNetV2's inverted bottleneck: 1x1 expansion (skipped
-    for ratio 1), depthwise kxk, optional SE, linear 1x1 projection.
-    ``'conv'`` is a kxk convolution and ``'sepconv'`` a depthwise kxk then a
-    pointwise convolution; SE follows them when chosen. Every convolution is
-    followed by batch normalisation, and by ReLU except MBConv's projection.
-    ``stride`` is per axis (see :func:`_axis_strides`).
-    """
-
-    def __init__(self, choice, n_in, n_out, stride):
-        super().__init__()
-        k, pad = choice.kernel_size, choice.kernel_size // 2
-        if choice.block == "mbconv":
-            hidden = n_in * choice.expansion
-            layers = []
-            if choice.expansion != 1:
-                layers += [nn.Conv2d(n_in, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU()]
-            layers += [
-                nn.Conv2d(hidden, hidden, k, stride, pad, groups=hidden, bias=False),
-                nn.BatchNorm2d(hidden),
-                nn.ReLU(),
-            ]
-            if choice.se:
-                layers.append(SqueezeExcite(hidden, max(1, n_in // 4)))
-            layers += [nn.Conv2d(hidden, n_out, 1, bias=False), nn.BatchNorm2d(n_out)]
-        else:
-            if choice.block == "conv":
-                layers = [nn.Conv2d(n_in, n_out, k, stride, pad, bias=False), nn.BatchNorm2d(n_out), nn.ReLU()]
-            else:
-                layers = [
-                    nn.Conv2d(n_in, n_in, k, stride, pad, groups=n_in, bias=False),
-                    nn.BatchNorm2d(n_in),
-                    nn.ReLU(),
-                    nn.Conv2d(n_in, n_out, 1, bias=False),
-                    nn.BatchNorm2d(n_out),
-                    nn.ReLU(),
-                ]
-            if choice.se:
-                layers.append(SqueezeExcite(n_out, max(1, n_out // 4)))
-        self.body = nn.Sequential(*layers)
-        #: Whether the block is residual: stride 1 on both axes and as many channels out as in.
-        self.residual = tuple(stride) == (1, 1) and n_in == n_out
-
-    def forward(self, x):
-        out = self.body(x)
-        return out + x if self.residual else out
-
-
-class FactorizedNet(nn.Module):
-    """Stem convolution, the stages' blocks, global average pooling and a linear ``head``."""
-
-    def __init__(self, architecture, input_shape, n_outputs, stem_channels, stage_channels, stage_strides):
-        super().__init__()
-        n_channels, height, width = input_shape
-        self.stem = conv_bn_relu(n_channels, stem_channels, 3)
-        stages, n_in = [], stem_channels
-        for choice, n_out, stride in zip(architecture.stages, stage_channels, stage_strides):
-            blocks = []
-            for index in range(choice.repeats):
-                strides = _axis_strides(stride, height, width) if index == 0 else (1, 1)
-                blocks.append(StageBlock(choice, n_in, n_out, strides))
-                height, width = math.ceil(height / strides[0]), math.ceil(width / strides[1])
-                n_in = n_out
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
-        #: (channels, height, width) of the feature map before global pooling.
-        self.feature_shape = (n_in, height, width)
-        self.head = nn.Linear(n_in, n_outputs)
-
-    def features(self, x):
-        """The feature map before global pooling."""
-        return self.stages(self.stem(x))
-
-    def forward(self, x):
-        return self.head(self.features(x).mean(dim=(2, 3)))
-
-
-class FactorizedSpace(SearchSpace):
-    """MnasNet-like factorized space: every stage chooses its own block.
-
-    The network is a 3x3 stem convolution, then ``n_stages`` stages, then
-    global average pooling and a linear layer named ``head``. Stage ``s`` is
-    ``repeats`` blocks of its chosen type (see :class:`StageBlock`) with
-    ``stage_channels[s]`` output channels; its first block has stride
-    ``stage_strides[s]`` and makes the channel change, the others keep the
-    shape. A block adds its input back (a residual) exactly when its output
-    has the input's shape. A stride never reduces an axis of length 1, so
-    small and non-square images work.
-
-    Choices per stage: ``block_types`` x ``kernel_sizes`` x
-    ``expansion_ratios`` (MBConv only) x ``se`` x ``repeats``; stages choose
-    independently, so the space has ``per_stage ** n_stages`` architectures.
-
-    Parameters
-    ----------
-    n_stages : int, default=3
-    block_types : tuple of str, default=('mbconv', 'conv', 'sepconv')
-        Among ``'mbconv'`` (inverted bottleneck), ``'conv'`` and ``'sepconv'``.
-    kernel_sizes : tuple of int, default=(3, 5)
-        Odd kernel sizes of the spatial (depthwise for MBConv) convolution.
-    expansion_ratios : tuple of int, default=(1, 3, 6)
-        MBConv expansion ratios.
-    se : tuple of bool, default=(False, True)
-        Whether a stage's blocks may / must use squeeze-and-excitation.
-    repeats : tuple of int, default=(1, 2, 3)
-        Numbers of blocks a stage may have.
-    stage_channels : tuple of int, default=(16, 24, 40)
-        Output channels of each stage (fixed, not searched); ``n_stages`` long.
-    stage_strides : tuple of int, default=(1, 2, 2)
-        Stride of each stage's first block (fixed); ``n_stages`` long.
-    stem_channels : int, default=16
-        Output channels of the stem convolution.
-
-    See Also
-    --------
-    HierarchicalSpace : motifs of motifs (Liu et al. 2018).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import torch
-    >>> from skautoml.nas import FactorizedSpace
-    >>> space = FactorizedSpace()
-    >>> arch = space.sample(np.random.default_rng(0))
-    >>> net = space.build(arch, input_shape=(1, 8, 8), n_outputs=10)
-    >>> net(torch.zeros(2, 1, 8, 8)).shape
-    torch.Size([2, 10])
-    >>> space.size()
-    216000
-    """
-
-    takes_images = True
-
-    def __init__(
-        self,
-        n_stages=3,
-        block_types=BLOCK_TYPES,
-        kernel_sizes=(3, 5),
-        expansion_ratios=(1, 3, 6),
-        se=(False, True),
-        repeats=(1, 2, 3),
-        stage_channels=(16, 24, 40),
-        stage_strides=(1, 2, 2),
-        stem_channels=16,
-    ):
-        self.n_stages = n_stages
-        self.block_types = block_types
-        self.kernel_sizes = kernel_sizes
-        self.expansion_ratios = expansion_ratios
-        self.se = se
-        self.repeats = repeats
-        self.stage_channels = stage_channels
-        self.stage_strides = stage_strides
-        self.stem_channels = stem_channels
-
-    def _check(self):
-        if not _is_positive_int(self.n_stages):
-            raise ValueError(f"n_stages must be a positive integer, got {self.n_stages!r}.")
-        _check_options(self, "block_types", lambda v: v in BLOCK_TYPES, f"names among {BLOCK_TYPES}")
-        _check_options(
-            self, "kernel_sizes", lambda v: _is_positive_int(v) and v % 2 == 1, "odd positive integers"
-        )
-        _check_options(self, "expansion_ratios", _is_positive_int, "positive integers")
-        _check_options(self, "se", lambda v: isinstance(v, bool), "booleans")
-        _check_options(self, "repeats", _is_positive_int, "positive integers")
-        for name in ("stage_channels", "stage_strides"):
-            values = getattr(self, name)
-            if not (isinstance(values, tuple) and len(values) == self.n_stages and all(map(_is_positive_int, values))):
-                raise ValueError(
-                    f"{name} must be a tuple of n_stages={self.n_stages} positive integers, got {values!r}."
-                )
-        if not _is_positive_int(self.stem_channels):
-            raise ValueError(f"stem_channels must be a positive integer, got {self.stem_channels!r}.")
-
-    def _sample_stage(self, rng, block=None):
-        block = choose(rng, self.block_types) if block is None else block
-        return StageChoice(
-            block=block,
-            kernel_size=choose(rng, self.kernel_sizes),
-            expansion=choose(rng, self.expansion_ratios) if block == "mbconv" else None,
-            se=choose(rng, self.se),
-            repeats=choose(rng, self.repeats),
-        )
-
-    def sample(self, rng):
-        self._check()
-        return FactorizedArchitecture(tuple(self._sample_stage(rng) for _ in range(self.n_stages)))
-
-    def _moves(self, architecture):
-        moves = []
-        for index, stage in enumerate(architecture.stages):
-            for field, options in [
-                ("block", self.block_types),
-                ("kernel_size", self.kernel_sizes),
-                ("expansion", self.expansion_ratios if stage.block == "mbconv" else ()),
-                ("se", self.se),
-                ("repeats", self.repeats),
-            ]:
-                if len(options) > 1:
-                    moves.append((index, field))
-        return moves
-
-    def mutate(self, architecture, rng):
-        self._check()
-        moves = self._moves(architecture)
-        if not moves:
-            return architecture
-        index, field = choose(rng, moves)
-        stage = architecture.stages[index]
-        if field == "block":
-            block = choose_other(rng, self.block_types, stage.block)
-            expansion = choose(rng, self.expansion_ratios) if block == "mbconv" else None
-            changes = {"block": block, "expansion": expansion}
-        else:
-            options = {
-                "kernel_size": self.kernel_sizes,
-                "expansion": self.expansion_ratios,
-                "se": self.se,
-                "repeats": self.repeats,
-            }[field]
-            changes = {field: choose_other(rng, options, getattr(stage, field))}
-        stages = list(architecture.stages)
-        stages[index] = replace(stage, **changes)
-        return FactorizedArchitecture(tuple(stages))
-
-    def encode(self, architecture):
-        self._check()
-        parts = []
-        for stage in architecture.stages:
-            parts += [
-                one_hot(stage.block, self.block_types),
-                one_hot(stage.kernel_size, self.kernel_sizes),
-                one_hot(stage.expansion, (*self.expansion_ratios, None)),
-                one_hot(stage.se, self.se),
-                one_hot(stage.repeats, self.repeats),
-            ]
-        return np.concatenate(parts)
-
-    def build(self, architecture, input_shape, n_outputs):
-        self._check()
-        input_shape = _image_shape(self, input_shape)
-        if not self.contains(architecture):
-            raise ValueError(f"{architecture!r} is not an architecture of {self!r}.")
-        return FactorizedNet(
-            architecture, input_shape, n_outputs, self.stem_channels, self.stage_channels, self.stage_strides
-        )
-
-    def size(self):
-        self._check()
-        n_mbconv = int("mbconv" in self.block_types)
-        blocks = n_mbconv * len(self.expansion_ratios) + len(self.block_types) - n_mbconv
-        per_stage = blocks * len(self.kernel_sizes) * len(self.se) * len(self.repeats)
-        return per_stage**self.n_stages
-
-    def contains(self, architecture):
-        self._check()
-        if not (
-            isinstance(architecture, FactorizedArchitecture)
-            and isinstance(architecture.stages, tuple)
-            and len(architecture.stages) == self.n_stages
-        ):
-            return False
-        return all(
-            isinstance(stage, StageChoice)
-            and _is_member(stage.block, self.block_types)
-            and _is_member(stage.kernel_size, self.kernel_sizes)
-            and (
-                _is_member(stage.expansion, self.expansion_ratios)
-                if stage.block == "mbconv"
-                else stage.expansion is None
-            )
-            and _is_member(stage.se, self.se)
-            and _is_member(stage.repeats, self.repeats)
-            for stage in architecture.stages
-        )
-
-
-# =========================================================================== hierarchical
+from ...search import SearchSpace, choose, one_hot
+from ._modules import _axis_strides, conv_bn
+from ._options import _check_options, _image_shape, _index, _is_member, _is_positive_int
 
 #: Level-1 operations of :class:`HierarchicalSpace`; each maps C channels to C at the same resolution.
 PRIMITIVES = (
@@ -483,13 +115,13 @@ class HierarchicalArchitecture:
 
 def _primitive(name, channels):
     if name == "conv1x1":
-        return conv_bn_relu(channels, channels, 1)
+        return conv_bn(channels, channels, 1)
     if name == "conv3x3":
-        return conv_bn_relu(channels, channels, 3)
+        return conv_bn(channels, channels, 3)
     if name == "sepconv3x3":
-        return separable_conv(channels, channels, 3)
+        return conv_bn(channels, channels, 3, separable=True)
     if name == "dwconv3x3":
-        return conv_bn_relu(channels, channels, 3, groups=channels)
+        return conv_bn(channels, channels, 3, groups=channels)
     if name == "maxpool3x3":
         return nn.MaxPool2d(3, stride=1, padding=1)
     if name == "avgpool3x3":
@@ -526,12 +158,7 @@ class Reduction(nn.Module):
 
     def __init__(self, n_in, n_out, stride):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(n_in, n_in, 3, stride, 1, groups=n_in, bias=False),
-            nn.Conv2d(n_in, n_out, 1, bias=False),
-            nn.BatchNorm2d(n_out),
-            nn.ReLU(),
-        )
+        self.body = conv_bn(n_in, n_out, 3, stride, separable=True)
 
     def forward(self, x):
         return self.body(x)
@@ -544,7 +171,7 @@ class HierarchicalNet(nn.Module):
         super().__init__()
         n_channels, height, width = input_shape
         self.architecture = architecture
-        self.stem = conv_bn_relu(n_channels, channels, 3)
+        self.stem = conv_bn(n_channels, channels, 3)
         top = len(architecture.motifs) + 1
         layers = []
         for cell in range(n_cells):
@@ -791,3 +418,85 @@ class HierarchicalSpace(SearchSpace):
                 ):
                     return False
         return True
+
+    # ------------------------------------------------------------------ decisions
+
+    def _decision_layout(self):
+        """The edge options per level and, per decision, (level, motif, edge, n_nodes, the motif's first decision)."""
+        nodes, counts, options = self._structure()
+        layout = []
+        for t, (n, count) in enumerate(zip(nodes, counts)):
+            for m in range(count):
+                start = len(layout)
+                layout += [(t, m, e, n, start) for e in range(len(_edges(n)))]
+        return options, layout
+
+    def decisions(self):
+        """The architecture as categorical decisions, for the REINFORCE controller.
+
+        Returns
+        -------
+        decisions : list of (str, int)
+            ``(name, n_options)`` for every adjacency entry of every motif
+            of every level, in the order of the architecture value; see
+            :meth:`allowed_decisions` for the options validity forbids.
+        """
+        options, layout = self._decision_layout()
+        names = []
+        for t, m, e, n, _ in layout:
+            i, j = _edges(n)[e]
+            names.append((f"L{t + 2}.m{m}.{i}>{j}", len(options[t])))
+        return names
+
+    def allowed_decisions(self, prefix):
+        """The options of the decision after ``prefix`` that keep its motif valid, or None for all.
+
+        Entries come row by row, so when an entry is the last chance for its
+        source node to get an outgoing edge, or for its target node to get
+        an incoming one, ``'none'`` is not allowed there. Every sequence
+        that follows these rules is a valid architecture, and no valid
+        architecture is excluded.
+
+        Parameters
+        ----------
+        prefix : list of int
+            The option indices of the decisions taken so far.
+
+        Returns
+        -------
+        allowed : list of int or None
+        """
+        options, layout = self._decision_layout()
+        k = len(prefix)
+        t, _, e, n, start = layout[k]
+        options = options[t]
+        if NONE not in options:
+            return None
+        edges = _edges(n)
+        i, j = edges[e]
+        taken = [(edge, options[token] != NONE) for edge, token in zip(edges, prefix[start:k])]
+        needs_out = j == n - 1 and not any(present and a == i for (a, _), present in taken)
+        needs_in = i == j - 1 and not any(present and b == j for (_, b), present in taken)
+        if needs_out or needs_in:
+            return [position for position, option in enumerate(options) if option != NONE]
+        return None
+
+    def from_decisions(self, tokens):
+        """The :class:`HierarchicalArchitecture` of one option index per entry of :meth:`decisions`."""
+        options, layout = self._decision_layout()
+        levels = defaultdict(lambda: defaultdict(list))  # level -> motif -> entries
+        for (t, m, _, _, _), token in zip(layout, tokens):
+            levels[t][m].append(options[t][token])
+        return HierarchicalArchitecture(
+            tuple(tuple(tuple(levels[t][m]) for m in sorted(levels[t])) for t in sorted(levels))
+        )
+
+    def to_decisions(self, architecture):
+        """The option indices that :meth:`from_decisions` turns into ``architecture``."""
+        _, _, options = self._structure()
+        return [
+            _index(options[t], entry)
+            for t, level in enumerate(architecture.motifs)
+            for entries in level
+            for entry in entries
+        ]

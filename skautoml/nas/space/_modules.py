@@ -1,4 +1,4 @@
-"""Torch modules that the chain spaces build from an architecture value."""
+"""Torch modules that the chain spaces build from an architecture value, and the conv block every space builds."""
 import math
 
 import torch
@@ -57,36 +57,64 @@ class MLPNet(nn.Module):
         return self.head(self.blocks(x.flatten(1)))
 
 
-def conv_bn_relu(n_in, n_out, kernel_size, dilation=1, groups=1):
+def conv_bn(n_in, n_out, kernel_size=1, stride=1, dilation=1, groups=1, separable=False, relu="after"):
+    """A convolution without bias and a batch norm, with or without a ReLU: the conv block of every space.
+
+    The padding keeps the resolution at stride 1 (kernel sizes are odd).
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output channels.
+    kernel_size, stride, dilation, groups : int
+        Those of the convolution; ``stride`` may be a pair (one per axis).
+    separable : bool, default=False
+        A depthwise ``kernel_size`` convolution (with the stride and the
+        dilation) then a pointwise 1x1 convolution, no batch norm between
+        them; ``groups`` is not used.
+    relu : {'after', 'before', None}, default='after'
+        ``conv -> BN -> ReLU``; DARTS's ``ReLU -> conv -> BN`` (the cells'
+        operations); or no ReLU (projections, MBConv's last convolution).
+
+    Returns
+    -------
+    block : nn.Sequential
+        Its modules in that order, parameters created in that order: unpack
+        it (``conv, norm = conv_bn(...)``) or splice it into another
+        ``nn.Sequential`` where a network wants the modules flat.
+    """
+    if relu not in ("after", "before", None):
+        raise ValueError(f"relu must be 'after', 'before' or None, got {relu!r}.")
     padding = dilation * (kernel_size - 1) // 2
-    return nn.Sequential(
-        nn.Conv2d(n_in, n_out, kernel_size, padding=padding, dilation=dilation, groups=groups, bias=False),
-        nn.BatchNorm2d(n_out),
-        nn.ReLU(inplace=False),
-    )
+    if separable:
+        convs = [
+            nn.Conv2d(n_in, n_in, kernel_size, stride, padding, dilation=dilation, groups=n_in, bias=False),
+            nn.Conv2d(n_in, n_out, 1, bias=False),
+        ]
+    else:
+        convs = [nn.Conv2d(n_in, n_out, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=False)]
+    before = [nn.ReLU(inplace=False)] if relu == "before" else []
+    after = [nn.ReLU(inplace=False)] if relu == "after" else []
+    return nn.Sequential(*before, *convs, nn.BatchNorm2d(n_out), *after)
 
 
-def separable_conv(n_in, n_out, kernel_size):
-    return nn.Sequential(
-        nn.Conv2d(n_in, n_in, kernel_size, padding=kernel_size // 2, groups=n_in, bias=False),
-        nn.Conv2d(n_in, n_out, 1, bias=False),
-        nn.BatchNorm2d(n_out),
-        nn.ReLU(inplace=False),
-    )
+def _axis_strides(stride, height, width):
+    """Per-axis stride that leaves an axis of length 1 alone, so feature maps never shrink below 1x1."""
+    return (stride if height > 1 else 1, stride if width > 1 else 1)
 
 
 # Each builder returns (module, output channels, output height, output width).
 def _build_operation(op, n_in, n_out, height, width):
     if op == "conv3x3":
-        return conv_bn_relu(n_in, n_out, 3), n_out, height, width
+        return conv_bn(n_in, n_out, 3), n_out, height, width
     if op == "conv5x5":
-        return conv_bn_relu(n_in, n_out, 5), n_out, height, width
+        return conv_bn(n_in, n_out, 5), n_out, height, width
     if op == "sepconv3x3":
-        return separable_conv(n_in, n_out, 3), n_out, height, width
+        return conv_bn(n_in, n_out, 3, separable=True), n_out, height, width
     if op == "sepconv5x5":
-        return separable_conv(n_in, n_out, 5), n_out, height, width
+        return conv_bn(n_in, n_out, 5, separable=True), n_out, height, width
     if op == "dilconv3x3":
-        return conv_bn_relu(n_in, n_out, 3, dilation=2), n_out, height, width
+        return conv_bn(n_in, n_out, 3, dilation=2), n_out, height, width
     if op in ("maxpool", "avgpool"):
         if height == 1 and width == 1:
             # Nothing left to pool: the layer becomes the identity.
@@ -104,11 +132,7 @@ class SkipProjection(nn.Module):
     def __init__(self, n_in, n_out, size):
         super().__init__()
         self.size = size
-        self.project = (
-            nn.Identity()
-            if n_in == n_out
-            else nn.Sequential(nn.Conv2d(n_in, n_out, 1, bias=False), nn.BatchNorm2d(n_out))
-        )
+        self.project = nn.Identity() if n_in == n_out else conv_bn(n_in, n_out, 1, relu=None)
 
     def forward(self, x):
         if x.shape[-2:] != self.size:
@@ -127,7 +151,7 @@ class CNNNet(nn.Module):
     def __init__(self, architecture, input_shape, n_outputs):
         super().__init__()
         n_channels, height, width = input_shape
-        self.stem = conv_bn_relu(n_channels, architecture.stem_channels, 3)
+        self.stem = conv_bn(n_channels, architecture.stem_channels, 3)
         shapes = [(architecture.stem_channels, height, width)]
         self.layers = nn.ModuleList()
         self.skips = nn.ModuleDict()

@@ -1,51 +1,12 @@
 """Data augmentation: samplers that add rows (tabular over-sampling) and image augmenters."""
-from ._image import (
-    Brightness,
-    ChannelShuffle,
-    Contrast,
-    Cutout,
-    ElasticDeform,
-    GaussianBlur,
-    HorizontalFlip,
-    ImageAugmenter,
-    RandAugment,
-    RandomCrop,
-    Rotate,
-    Scale,
-    Translate,
-    UniformAugment,
-    VerticalFlip,
-    cutmix,
-    mixup,
-)
-from ._batch import BatchAugment
-from ._policy import AugmentPolicy, AugmentPolicySearch, PolicyOp, PolicySpace
-from ._tabular import AutoSMOTE, GaussianNoiseOversampler, MixupOversampler
+from ..._utils._lazy import lazy_exports
 
-__all__ = [
-    "AugmentPolicy",
-    "AugmentPolicySearch",
-    "BatchAugment",
-    "PolicyOp",
-    "PolicySpace",
-    "Brightness",
-    "ChannelShuffle",
-    "Contrast",
-    "Cutout",
-    "ElasticDeform",
-    "GaussianBlur",
-    "HorizontalFlip",
-    "ImageAugmenter",
-    "RandAugment",
-    "RandomCrop",
-    "Rotate",
-    "Scale",
-    "Translate",
-    "UniformAugment",
-    "VerticalFlip",
-    "cutmix",
-    "mixup",
-    "AutoSMOTE",
-    "GaussianNoiseOversampler",
-    "MixupOversampler",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "._image": ["Brightness", "ChannelShuffle", "Contrast", "Cutout", "ElasticDeform", "GaussianBlur", "HorizontalFlip", "ImageAugmenter", "RandAugment", "RandomCrop", "Rotate", "Scale", "Translate", "UniformAugment", "VerticalFlip", "cutmix", "mixup"],
+        "._batch": ["BatchAugment"],
+        "._policy": ["AugmentPolicy", "AugmentPolicySearch", "PolicyOp", "PolicySpace"],
+        "._tabular": ["AutoSMOTE", "GaussianNoiseOversampler", "MixupOversampler"],
+    },
+)

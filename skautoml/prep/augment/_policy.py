@@ -1,7 +1,7 @@
 """Searched augmentation policies (the AutoAugment family) on skautoml's search machinery.
 
 A policy is a value of :class:`PolicySpace`, so the strategies of
-:mod:`skautoml.nas.strategy` (random search, regularised evolution, Bayesian
+:mod:`skautoml.search` (random search, regularised evolution, Bayesian
 optimisation on scikit-optimize) search policies as they search
 architectures, under the same :class:`~skautoml.nas.Budget` and through the
 same joblib loop. A policy's score is the validation accuracy of a short proxy
@@ -21,15 +21,21 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ..._utils._random import SEED_MAX
-from ..._utils._budget import Budget
 from ..._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..._utils._device import resolve_device
 from ..._utils._validation import validate_network_input
-from ...nas._search import run_search
-from ...nas.evaluate import Evaluator, Fidelity
-from ...nas.space import CNNArchitecture, CNNLayer, CNNSpace, SearchSpace
-from ...nas.space._base import choose, choose_other, one_hot
-from ...nas.strategy import STRATEGIES, resolve_strategy
+from ...nas import CNNArchitecture, CNNLayer, CNNSpace, Evaluator
+from ...search import (
+    STRATEGIES,
+    Budget,
+    Fidelity,
+    SearchSpace,
+    choose,
+    choose_other,
+    one_hot,
+    resolve_strategy,
+    run_search,
+)
 from ._batch import BatchAugment
 from ._image import DEFAULT_POLICY_OPS, _as_batch, _check_generator, _check_value_range, _ImageOp, _rand, _range, _restore
 
@@ -114,7 +120,7 @@ class PolicySpace(SearchSpace):
     :class:`PolicyOp`; magnitudes and probabilities take ``levels`` evenly
     spaced values in [0, 1] (AutoAugment uses 10 and 11). :meth:`build`
     returns the :class:`AugmentPolicy` of a value (``input_shape`` and
-    ``n_outputs`` are not used). Every strategy of :mod:`skautoml.nas.strategy`
+    ``n_outputs`` are not used). Every strategy of :mod:`skautoml.search`
     searches it.
 
     Parameters
@@ -213,6 +219,43 @@ class PolicySpace(SearchSpace):
                 for sub in policy
             )
         )
+
+    def decisions(self):
+        """The policy as categorical decisions, for the REINFORCE controller.
+
+        Returns
+        -------
+        decisions : list of (str, int)
+            ``(name, n_options)`` per sub-policy, per op: which op, its
+            magnitude level, its probability level.
+        """
+        n_ops, n_values = len(self._op_classes()), len(self._values())
+        fields = (("op", n_ops), ("magnitude", n_values), ("probability", n_values))
+        return [
+            (f"sub{i}.op{j}.{field}", n)
+            for i in range(self.n_sub_policies)
+            for j in range(self.ops_per_sub_policy)
+            for field, n in fields
+        ]
+
+    def from_decisions(self, tokens):
+        """The policy of one option index per entry of :meth:`decisions`."""
+        names, values = tuple(self._op_classes()), self._values()
+        ops = [
+            PolicyOp(names[tokens[k]], values[tokens[k + 1]], values[tokens[k + 2]]) for k in range(0, len(tokens), 3)
+        ]
+        n = self.ops_per_sub_policy
+        return tuple(tuple(ops[i * n : (i + 1) * n]) for i in range(self.n_sub_policies))
+
+    def to_decisions(self, policy):
+        """The option indices that :meth:`from_decisions` turns into ``policy``."""
+        names, values = tuple(self._op_classes()), self._values()
+        return [
+            value
+            for sub in policy
+            for op in sub
+            for value in (names.index(op.op), values.index(op.magnitude), values.index(op.probability))
+        ]
 
 
 #: The proxy network: a stem, a convolution, pooling, a wider convolution.

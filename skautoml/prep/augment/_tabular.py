@@ -1,4 +1,4 @@
-"""Over-samplers for imbalanced tabular data: SMOTE family, Gaussian noise, mixup.
+"""Over-samplers for imbalanced tabular data: SMOTE family, Gaussian noise (smoothed bootstrap), mixup.
 
 They add rows, so they follow imbalanced-learn's sampler API (``fit_resample``,
 ``sampling_strategy`` as in :class:`~imblearn.over_sampling.RandomOverSampler`)
@@ -11,7 +11,7 @@ from collections import Counter
 from numbers import Integral, Real
 
 import numpy as np
-from imblearn.over_sampling import ADASYN, SMOTE, SMOTEN, SMOTENC, BorderlineSMOTE
+from imblearn.over_sampling import ADASYN, SMOTE, SMOTEN, SMOTENC, BorderlineSMOTE, RandomOverSampler
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
 from scipy import sparse
@@ -301,12 +301,24 @@ class _BaseNumericOverSampler(BaseOverSampler):
 
 
 class GaussianNoiseOversampler(_BaseNumericOverSampler):
-    """Over-sample by jittering random rows of a class with Gaussian noise.
+    """Over-sample by jittering random rows of a class with Gaussian noise (a smoothed bootstrap).
 
     Each new row of class ``k`` is a row of ``k`` drawn at random (with
     replacement) plus Gaussian noise whose standard deviation, per feature,
     is ``noise_scale`` times that feature's standard deviation within ``k``.
     A constant feature (or a class of one row) gets no noise.
+
+    This is imbalanced-learn's
+    :class:`~imblearn.over_sampling.RandomOverSampler` with
+    ``shrinkage=noise_scale / h``, which it runs (``sampler_``).
+    ``RandomOverSampler`` multiplies its noise by the bandwidth
+    ``h = (4 / ((n_features + 2) * n_samples)) ** (1 / (n_features + 4))``,
+    so a fixed ``shrinkage`` adds less noise to more rows (under
+    cross-validation it depends on the size of the training fold).
+    What this class adds is only that parametrisation: ``noise_scale`` is the
+    noise in units of the class's spread whatever the number of rows and
+    features; and float32 input stays float32. For a given data set,
+    ``RandomOverSampler(shrinkage=noise_scale / h)`` gives the same rows.
 
     Parameters
     ----------
@@ -319,6 +331,8 @@ class GaussianNoiseOversampler(_BaseNumericOverSampler):
 
     Attributes
     ----------
+    sampler_ : imblearn.over_sampling.RandomOverSampler
+        The fitted sampler that made the rows, with ``shrinkage=noise_scale / h``.
     sampling_strategy_ : dict
         Number of rows to add to each class.
     n_features_in_ : int
@@ -352,11 +366,17 @@ class GaussianNoiseOversampler(_BaseNumericOverSampler):
         self.noise_scale = noise_scale
         self.random_state = random_state
 
-    def _new_rows(self, X_class, n_samples, rng):
-        rows = rng.randint(0, X_class.shape[0], size=n_samples)
-        scale = self.noise_scale * X_class.std(axis=0)
-        noise = rng.normal(size=(n_samples, X_class.shape[1])) * scale
-        return X_class[rows] + noise
+    def _fit_resample(self, X, y):
+        n_samples, n_features = X.shape
+        # RandomOverSampler's noise is shrinkage * bandwidth * class std: undo the bandwidth.
+        bandwidth = (4 / ((n_features + 2) * n_samples)) ** (1 / (n_features + 4))
+        self.sampler_ = RandomOverSampler(
+            sampling_strategy=self.sampling_strategy,
+            shrinkage=self.noise_scale / bandwidth,
+            random_state=self.random_state,
+        )
+        X_res, y_res = self.sampler_.fit_resample(X, y)
+        return X_res.astype(X.dtype, copy=False), y_res  # it computes in float64
 
 
 class MixupOversampler(_BaseNumericOverSampler):

@@ -2,24 +2,43 @@
 from abc import ABC, abstractmethod
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 
-class SearchSpace(ABC):
+class SearchSpace(BaseEstimator, ABC):
     """A set of neural architectures that strategies explore.
 
     An architecture is a plain, hashable and picklable value (a frozen
     dataclass), never a torch module; :meth:`build` turns one into an
-    ``nn.Module``. Strategies use only ``sample``, ``mutate`` and ``encode``,
-    so a new space works with every strategy that needs no more than these.
+    ``nn.Module``. Strategies use only ``sample``, ``mutate`` and ``encode``
+    (and REINFORCE the decision protocol below), so a new space works with
+    every strategy that needs no more than these.
 
     The contract is not tied to networks: a value only has to be hashable and
     encodable, so :class:`skautoml.prep.augment.PolicySpace` (augmentation
     policies, whose ``build`` returns a policy) is searched by the same
     strategies.
 
+    **Decision protocol.** Strategies that write a value decision by
+    decision (:class:`~skautoml.search.ReinforceController`) need more: the
+    value as a fixed sequence of categorical decisions. A space offers it
+    with three methods, which this base class does not define:
+
+    * ``decisions()`` -> list of ``(name, n_options)``, in a fixed order;
+    * ``from_decisions(tokens)`` -> the value of one option index per
+      decision;
+    * ``to_decisions(value)`` -> option indices that ``from_decisions``
+      turns back into ``value``;
+
+    and, only where validity ties decisions together, a fourth:
+    ``allowed_decisions(prefix)`` -> the option indices allowed for the
+    decision after the indices ``prefix``, or None for all. Every sequence
+    that respects it should decode to a member of the space.
+
     Subclasses store their constructor arguments unchanged, as scikit-learn
-    estimators do, so a space is a parameter of ``AutoNASClassifier`` that
-    ``clone`` and ``get_params`` handle.
+    estimators do: ``get_params`` / ``set_params`` are scikit-learn's, so a
+    space is a parameter of ``AutoNASClassifier`` that ``clone`` handles and
+    ``set_params(search_space__n_cells=5)`` reaches.
     """
 
     #: True for spaces whose networks take images (N, C, H, W).

@@ -49,8 +49,7 @@ class SurrogateEvolution(RegularizedEvolution):
 
     Examples
     --------
-    >>> from skautoml.nas import MLPSpace, TrialResult
-    >>> from skautoml.nas.strategy._hybrid import SurrogateEvolution
+    >>> from skautoml.nas import MLPSpace, SurrogateEvolution, TrialResult
     >>> space = MLPSpace()
     >>> strategy = SurrogateEvolution(population_size=3, surrogate="rf").reset(space, random_state=0)
     >>> for _ in range(5):
@@ -80,10 +79,8 @@ class SurrogateEvolution(RegularizedEvolution):
         self._brood = (None, [])  # (history length, children by falling improvement)
         return self
 
-    def _ask_one(self):
-        self._n_asked += 1
-        if self._n_asked <= self.population_size or not self.population:
-            return self.space.sample_unseen(self._rng, self._seen)
+    def _offspring(self):
+        """The unseen child of most expected improvement; a plain child while the surrogate cannot rank."""
         scored = [(arch, score) for arch, score in self.history if math.isfinite(score)]
         if len({score for _, score in scored}) < 2:
             return self._child()
@@ -93,18 +90,6 @@ class SurrogateEvolution(RegularizedEvolution):
             if child not in self._seen:
                 return child
         return self._child()  # a large batch used up the brood
-
-    def _child(self):
-        """A mutation of a tournament winner, unseen when one is found in ten tries."""
-        size = min(self.sample_size, len(self.population))
-        picks = self._rng.choice(len(self.population), size=size, replace=False)
-        parent = max((self.population[i] for i in picks), key=lambda member: member[1])[0]
-        child = self.space.mutate(parent, self._rng)
-        for _ in range(10):
-            if child not in self._seen:
-                break
-            child = self.space.mutate(parent, self._rng)
-        return child
 
     def _rank(self, scored):
         """Unseen children of ``n_candidates`` tournaments, best expected improvement first."""

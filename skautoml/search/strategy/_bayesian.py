@@ -63,6 +63,37 @@ def expected_improvement(space, scored, candidates, surrogate="gp", xi=0.01, ran
         return gaussian_ei(pool, model, y_opt=losses.min(), xi=xi)
 
 
+def candidate_pool(space, parents, n_candidates, rng, seen=()):
+    """Unseen, distinct random samples and mutations of ``parents``, in the order drawn.
+
+    Of ``n_candidates`` draws, the even ones are samples of ``space`` and the
+    odd ones mutations of a parent chosen uniformly at random; draws in
+    ``seen`` and repeats are dropped, so fewer may come back.
+
+    Parameters
+    ----------
+    space : SearchSpace
+    parents : sequence of architectures
+        Non-empty.
+    n_candidates : int
+    rng : numpy.random.Generator
+    seen : container of architectures, default=()
+
+    Returns
+    -------
+    candidates : list of architectures
+    """
+    candidates = {}
+    for i in range(n_candidates):
+        if i % 2:
+            architecture = space.mutate(parents[int(rng.integers(len(parents)))], rng)
+        else:
+            architecture = space.sample(rng)
+        if architecture not in seen:
+            candidates.setdefault(architecture, None)
+    return list(candidates)
+
+
 class BayesianOptimization(Strategy):
     """Propose the candidate with the highest expected improvement under a surrogate model.
 
@@ -147,12 +178,4 @@ class BayesianOptimization(Strategy):
     def _candidates(self, scored):
         """Unseen random samples and mutations of the five best architectures so far."""
         best = [arch for arch, _ in sorted(scored, key=lambda item: -item[1])[:5]]
-        candidates = {}
-        for i in range(self.n_candidates):
-            if i % 2:
-                arch = self.space.mutate(best[int(self._rng.integers(len(best)))], self._rng)
-            else:
-                arch = self.space.sample(self._rng)
-            if arch not in self._seen:
-                candidates.setdefault(arch, None)
-        return list(candidates)
+        return candidate_pool(self.space, best, self.n_candidates, self._rng, self._seen)

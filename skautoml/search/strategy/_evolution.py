@@ -46,6 +46,14 @@ class RegularizedEvolution(Strategy):
         self._n_asked += 1
         if self._n_asked <= self.population_size or not self.population:
             return self.space.sample_unseen(self._rng, self._seen)
+        return self._offspring()
+
+    def _offspring(self):
+        """The proposal once the population has formed: a tournament child (subclasses screen children)."""
+        return self._child()
+
+    def _child(self):
+        """A mutation of the winner of a tournament of ``sample_size``, unseen if ten tries find one."""
         size = min(self.sample_size, len(self.population))
         picks = self._rng.choice(len(self.population), size=size, replace=False)
         parent = max((self.population[i] for i in picks), key=lambda member: member[1])[0]

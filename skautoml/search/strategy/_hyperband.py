@@ -2,41 +2,21 @@
 
 These strategies decide not only which architecture to try but also at what
 share of the full fidelity (the *resource*: epochs, data or both, as the
-search loop maps it). They set ``multi_fidelity = True`` and add
-:meth:`~SuccessiveHalving.ask_proposals`, which returns :class:`Proposal`
-values; the search loop evaluates each at its resource and tells the result
-back with the proposal.
-
-``ask`` still returns plain architectures of the space, as for every
-strategy, and remembers the resource it meant: ``tell(architecture, result)``
-looks the resource up. So a loop that knows nothing of fidelities still
-drives these strategies correctly; it just spends full fidelity where less
-was asked for.
+search loop maps it): their ``ask`` returns
+:class:`~skautoml.search.Proposal` values, and the loop evaluates each at its
+resource and tells the result back with the proposal. They set
+``multi_fidelity = True``.
 """
 import math
 from collections import defaultdict
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.neighbors import KernelDensity
 
+from .._results import Proposal
 from ._base import Strategy
-
-
-class Proposal(NamedTuple):
-    """An architecture and the share of the full fidelity to evaluate it at.
-
-    Attributes
-    ----------
-    architecture : value of the search space
-    resource : float in (0, 1]
-        1.0 is full fidelity; the search loop maps a share to epochs, to a
-        data fraction or to both.
-    """
-
-    architecture: object
-    resource: float = 1.0
+from ._bayesian import candidate_pool
 
 
 def n_halvings(eta, min_resource):
@@ -143,7 +123,7 @@ class SuccessiveHalving(Strategy):
     Attributes
     ----------
     multi_fidelity : bool
-        True: the search loop asks through :meth:`ask_proposals`.
+        True: :meth:`ask` returns :class:`~skautoml.search.Proposal` values with a resource.
     history : list of (architecture, float)
         Every result told, in order (as for every strategy).
     observations : list of (architecture, float, float)
@@ -156,10 +136,9 @@ class SuccessiveHalving(Strategy):
 
     Examples
     --------
-    >>> from skautoml.nas import MLPSpace
-    >>> from skautoml.nas.strategy._hyperband import SuccessiveHalving
+    >>> from skautoml.nas import MLPSpace, SuccessiveHalving
     >>> strategy = SuccessiveHalving(eta=2, min_resource=1 / 4).reset(MLPSpace(), random_state=0)
-    >>> [round(p.resource, 2) for p in strategy.ask_proposals(4)]
+    >>> [round(p.resource, 2) for p in strategy.ask(4)]
     [0.25, 0.25, 0.25, 0.25]
     """
 
@@ -203,8 +182,8 @@ class SuccessiveHalving(Strategy):
         n_configs = self.eta**s if self.n_configs is None else self.n_configs
         return [halving_rungs(n_configs, s, self.eta)]
 
-    def ask_proposals(self, n=None):
-        """One :class:`Proposal`, or a list of ``n`` to evaluate in parallel."""
+    def ask(self, n=None):
+        """One :class:`~skautoml.search.Proposal`, or a list of ``n`` to evaluate in parallel."""
         if not hasattr(self, "_rng"):
             raise RuntimeError(f"call {type(self).__name__}.reset(space, random_state) before ask().")
         if n is None:
@@ -212,11 +191,6 @@ class SuccessiveHalving(Strategy):
         if n < 1:
             raise ValueError(f"ask(n) needs n >= 1; got n={n}.")
         return [self._next_proposal() for _ in range(n)]
-
-    def ask(self, n=None):
-        """Architectures only; their resources are remembered for :meth:`tell`."""
-        proposals = self.ask_proposals(n)
-        return proposals.architecture if n is None else [p.architecture for p in proposals]
 
     def _ask_one(self):
         return self._next_proposal().architecture
@@ -300,7 +274,7 @@ class Hyperband(SuccessiveHalving):
     Attributes
     ----------
     multi_fidelity : bool
-        True: the search loop asks through :meth:`ask_proposals`.
+        True: :meth:`ask` returns :class:`~skautoml.search.Proposal` values with a resource.
     history : list of (architecture, float)
     observations : list of (architecture, float, float)
         ``(architecture, resource, score)`` of every result told.
@@ -312,10 +286,9 @@ class Hyperband(SuccessiveHalving):
 
     Examples
     --------
-    >>> from skautoml.nas import MLPSpace
-    >>> from skautoml.nas.strategy._hyperband import Hyperband
+    >>> from skautoml.nas import Hyperband, MLPSpace
     >>> strategy = Hyperband(eta=3, min_resource=1 / 3).reset(MLPSpace(), random_state=0)
-    >>> proposal = strategy.ask_proposals()
+    >>> proposal = strategy.ask()
     >>> round(proposal.resource, 3)
     0.333
     """
@@ -379,10 +352,9 @@ class BOHB(Hyperband):
 
     Examples
     --------
-    >>> from skautoml.nas import MLPSpace
-    >>> from skautoml.nas.strategy._hyperband import BOHB
+    >>> from skautoml.nas import BOHB, MLPSpace
     >>> strategy = BOHB(min_resource=1 / 3).reset(MLPSpace(), random_state=0)
-    >>> len(strategy.ask_proposals(3))
+    >>> len(strategy.ask(3))
     3
     """
 
@@ -421,17 +393,9 @@ class BOHB(Hyperband):
         if model is None:
             return super()._new_architecture()
         _, good, low, scale, l_density, g_density = model
-        candidates = {}
-        for i in range(self.n_candidates):
-            if i % 2:
-                architecture = self.space.mutate(good[int(self._rng.integers(len(good)))], self._rng)
-            else:
-                architecture = self.space.sample(self._rng)
-            if architecture not in self._seen:
-                candidates.setdefault(architecture, None)
+        candidates = candidate_pool(self.space, good, self.n_candidates, self._rng, self._seen)
         if not candidates:
             return super()._new_architecture()
-        candidates = list(candidates)
         encoded = (np.array([self.space.encode(a) for a in candidates], dtype=float) - low) / scale
         ratio = l_density.score_samples(encoded) - g_density.score_samples(encoded)
         self.n_model_proposals += 1

@@ -1,0 +1,35 @@
+"""The search core: the space contract, ask/tell strategies, the one loop and its budget.
+
+Every search of skautoml — architectures (:mod:`skautoml.nas`), augmentation
+policies (:mod:`skautoml.prep.augment`), and whole pipelines later — is a
+:class:`SearchSpace` whose values a :class:`Strategy` proposes by ask/tell,
+an evaluator that turns a value into a :class:`TrialResult`, and
+:func:`run_search`, which joins them under a :class:`Budget`. This package
+imports neither :mod:`skautoml.nas` nor :mod:`skautoml.prep`; torch is loaded
+only by the REINFORCE controller, when it is used.
+"""
+from .._utils._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "._budget": ["Budget", "Deadline", "RefitReserve"],
+        "._loop": ["RESOURCES", "fidelity_at", "run_search", "trial_seed"],
+        "._results": ["Fidelity", "Proposal", "TrialResult", "as_proposal", "failure_text"],
+        "._space": ["SearchSpace", "choose", "choose_other", "one_hot"],
+        ".strategy": [
+            "BOHB",
+            "STRATEGIES",
+            "BayesianOptimization",
+            "Hyperband",
+            "RandomSearch",
+            "RegularizedEvolution",
+            "ReinforceController",
+            "Strategy",
+            "SuccessiveHalving",
+            "SurrogateEvolution",
+            "expected_improvement",
+            "resolve_strategy",
+        ],
+    },
+)

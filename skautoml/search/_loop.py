@@ -1,0 +1,186 @@
+"""The search loop: strategy <-> evaluator under a budget, trials through joblib."""
+import copy
+import dataclasses
+import math
+
+import numpy as np
+from joblib import Parallel, cpu_count, delayed, effective_n_jobs
+from tqdm.auto import tqdm
+
+from ._results import Fidelity, as_proposal
+
+#: What the resource of a multi-fidelity strategy may scale (see :func:`fidelity_at`).
+RESOURCES = ("epochs", "data", "both")
+
+
+def trial_seed(base_seed, trial_index):
+    """The seed of trial ``trial_index``: independent of scheduling and of n_jobs."""
+    return int(np.random.SeedSequence([base_seed, trial_index]).generate_state(1)[0] >> 1)
+
+
+def fidelity_at(full, resource, scales="epochs"):
+    """The :class:`Fidelity` of a trial given ``resource``, a share in (0, 1] of ``full``.
+
+    ``scales='epochs'``: ``max_epochs * resource`` rounded up, at least 1;
+    ``'data'``: ``data_fraction * resource``; ``'both'``: both. A resource of
+    1 gives ``full``.
+
+    Examples
+    --------
+    >>> from skautoml.search import Fidelity
+    >>> fidelity_at(Fidelity(max_epochs=30, data_fraction=0.5), 1 / 9, "both")
+    Fidelity(max_epochs=4, data_fraction=0.05555555555555555)
+    """
+    if scales not in RESOURCES:
+        raise ValueError(f"resource must be one of {RESOURCES}; got {scales!r}.")
+    if not 0 < resource <= 1:
+        raise ValueError(f"a trial's resource is a share of the full fidelity in (0, 1]; got {resource!r}.")
+    if resource == 1:
+        return full
+    max_epochs, data_fraction = full.max_epochs, full.data_fraction
+    if scales in ("epochs", "both"):
+        # The tolerance keeps 9 * (1/3) from rounding up to 4.
+        max_epochs = max(1, math.ceil(full.max_epochs * resource - 1e-9))
+    if scales in ("data", "both"):
+        data_fraction = full.data_fraction * resource
+    return Fidelity(max_epochs, data_fraction)
+
+
+def _run_trial(evaluator, proposal, data, fidelity, seed, deadline, n_threads):
+    """One trial in a worker: the evaluator at its share of the cores."""
+    extra = {}
+    if proposal.warm_start is not None:
+        extra["warm_start"] = proposal.warm_start
+    if proposal.keep_model:
+        extra["keep_model"] = True
+    if n_threads is None:
+        return evaluator.evaluate(proposal.architecture, *data, fidelity, seed, deadline, **extra)
+    import torch  # only parallel trials of torch evaluators set threads; torch is loaded by then
+
+    previous = torch.get_num_threads()
+    # One of several parallel trials takes its share of the cores only.
+    torch.set_num_threads(n_threads)
+    try:
+        return evaluator.evaluate(proposal.architecture, *data, fidelity, seed, deadline, **extra)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def run_search(
+    strategy,
+    evaluator,
+    data,
+    fidelity,
+    budget,
+    base_seed,
+    *,
+    n_jobs=None,
+    verbose=0,
+    description="search",
+    resource="epochs",
+):
+    """Run trials until the budget is spent or the strategy has nothing left; return their results in trial order.
+
+    This is the one loop of every search in skautoml. Trials run in rounds of
+    as many as there are joblib workers (``n_jobs``, or the workers of an
+    active backend such as Dask's). Before each round the budget is asked
+    whether one more round, plus the time ``budget.reserved_seconds``
+    predicts for the final refit, still fits; trials get the deadline
+    ``budget.trial_deadline`` and stop training there. ``max_trials`` counts
+    trials at any fidelity.
+
+    The strategy is asked ``ask(n)`` for the round and told
+    ``tell(candidate, result)`` for every trial in trial order (so the k-th
+    result told is trial k). A candidate is a value of the space or a
+    :class:`~skautoml.search.Proposal`: its ``resource`` sets the trial's
+    fidelity (``fidelity_at(fidelity, resource, resource_scales)``), its
+    ``warm_start`` and ``keep_model`` reach the evaluator, and the recorded
+    result carries its ``resource`` and ``parent`` and no ``model``. A
+    strategy that returns fewer candidates than asked runs a smaller round;
+    one that returns none ends the search.
+
+    When the evaluator has a ``stopping_rule``, the curves of the ok trials
+    of a round that ran at full fidelity from scratch and were not stopped by
+    the rule are passed to ``stopping_rule.observe`` after the round. The
+    evaluator, rule included, travels to the workers with every trial, so
+    all trials of a round see the same rule: trials of one round do not learn
+    from one another, which makes a parallel search with a rule differ from
+    the sequential one (where every round is one trial). Trials at a lower
+    fidelity or started from a parent's weights run without the rule: their
+    curves are not comparable with full ones.
+
+    Parameters
+    ----------
+    strategy : Strategy, already reset
+    evaluator : object
+        ``evaluate(architecture, *data, fidelity, seed, deadline)`` returning
+        a :class:`~skautoml.search.TrialResult`, never raising for a bad
+        candidate; ``warm_start=`` and ``keep_model=`` keywords when the
+        strategy's proposals use them; an optional ``stopping_rule``.
+    data : tuple
+        What the evaluator takes between the architecture and the fidelity,
+        e.g. ``(X_train, y_train, X_valid, y_valid)``.
+    fidelity : Fidelity
+        The full fidelity.
+    budget : Budget, started
+    base_seed : int
+    n_jobs : int or None
+    verbose : int
+        A progress bar over trials when > 0.
+    description : str
+        Label of the progress bar.
+    resource : {'epochs', 'data', 'both'}, default='epochs'
+        What a proposal's resource scales (see :func:`fidelity_at`).
+    """
+    if resource not in RESOURCES:
+        raise ValueError(f"resource must be one of {RESOURCES}; got {resource!r}.")
+    rule = getattr(evaluator, "stopping_rule", None)
+    evaluator_without_rule = evaluator
+    if rule is not None:
+        evaluator_without_rule = copy.copy(evaluator)
+        evaluator_without_rule.stopping_rule = None
+    results = []
+    n_workers = effective_n_jobs(n_jobs)
+    n_threads = max(1, cpu_count() // n_workers) if n_workers > 1 else None
+    progress = tqdm(total=budget.max_trials, unit="trial", desc=description, disable=not verbose, leave=True)
+    with Parallel(n_jobs=n_jobs) as parallel:
+        while True:
+            reserved = budget.reserved_seconds(results)
+            longest = max((r.train_seconds for r in results), default=0.0)
+            if not budget.may_start(len(results), longest, reserved):
+                break
+            n_round = min(n_workers, budget.remaining_trials(len(results)))
+            candidates = strategy.ask(n_round)
+            if not candidates:
+                break  # the strategy has nothing left to try
+            proposals = [as_proposal(candidate) for candidate in candidates]
+            seeds = [trial_seed(base_seed, len(results) + i) for i in range(len(proposals))]
+            deadline = budget.trial_deadline(results)
+            round_results = parallel(
+                delayed(_run_trial)(
+                    evaluator if _comparable(proposal) else evaluator_without_rule,
+                    proposal,
+                    data,
+                    fidelity_at(fidelity, proposal.resource, resource),
+                    seed,
+                    deadline,
+                    n_threads,
+                )
+                for proposal, seed in zip(proposals, seeds)
+            )
+            for candidate, proposal, result in zip(candidates, proposals, round_results):
+                result = dataclasses.replace(result, resource=float(proposal.resource), parent=proposal.parent)
+                strategy.tell(candidate, result)
+                results.append(dataclasses.replace(result, model=None))
+                if rule is not None and _comparable(proposal) and result.ok and not result.stopped_early and result.curve:
+                    rule.observe(result.curve)
+            scores = [r.score for r in results if r.ok]
+            progress.set_postfix(best=f"{max(scores):.4f}" if scores else "-", refresh=False)
+            progress.update(len(proposals))
+    progress.close()
+    return results
+
+
+def _comparable(proposal):
+    """Whether a trial's curve compares with others: full fidelity, trained from scratch."""
+    return proposal.resource == 1 and proposal.warm_start is None
