@@ -93,9 +93,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         trained networks by function-preserving steps (they need
         ``search_space='morphism'``, train children from their parents'
         weights, and refit by training the best network further on all the data).
-        An instance is copied, never changed. A multi-fidelity strategy
-        (``multi_fidelity = True``) also chooses each trial's share of the
-        full fidelity (see ``resource``).
+        An instance is copied, never changed. A strategy may also choose each
+        trial's share of the full fidelity, by proposing
+        :class:`~skautoml.search.Proposal` values (the multi-fidelity ones do;
+        see ``resource``).
     max_trials : int or None, default=20
         Trials to run at most, at any fidelity. At least one of ``max_trials``
         and ``time_budget`` must be set.
@@ -422,7 +423,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
     def _refit(self, evaluator, strategy, results, X, y, base_seed, deadline):
         """Train the best architecture on all of ``X, y`` into ``best_estimator_``."""
         epochs = self._final_epochs(results[self.best_index_])
-        warm_start = strategy.final_warm_start(self.best_architecture_)
+        # Optional: strategies with only reset/ask/tell train the refit from scratch.
+        final_warm_start = getattr(strategy, "final_warm_start", None)
+        warm_start = None if final_warm_start is None else final_warm_start(self.best_architecture_)
         trainer = evaluator if self.final_space_ is self.search_space_ else self._evaluator(self.final_space_)
         self.best_estimator_ = trainer.fit_final(
             self.best_architecture_,
@@ -458,12 +461,6 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 "search_space='cell' (CellSpace) or leave final_cells and final_channels None."
             )
         return self.search_space_.deeper(n_cells=self.final_cells, initial_channels=self.final_channels)
-
-    def _refit_deadline(self, budget):
-        """The budget's end plus the longest trial: the overshoot a time budget allows."""
-        if budget.deadline is None:
-            return None
-        return budget.deadline + float(self.search_results_["train_seconds"].max())
 
     def _resolve_trial_stopping(self):
         """A reset copy of the trial-stopping rule (the parameter is never changed), or None."""

@@ -132,7 +132,6 @@ def test_parallel_trials_equal_sequential_ones(iris):
     assert list(sequential.search_results_["architecture"]) == list(parallel.search_results_["architecture"])
     np.testing.assert_allclose(sequential.search_results_["score"], parallel.search_results_["score"])
     # The trials really ran in other processes.
-    assert len(set(parallel.search_results_["worker"])) >= 1
     assert set(parallel.search_results_["worker"]).isdisjoint(sequential.search_results_["worker"])
 
 

@@ -327,3 +327,23 @@ def test_training_batches_are_shuffled_and_validation_batches_are_not(data):
     valid_iterator = net.get_iterator(dataset, training=False)
     assert isinstance(train_iterator, TensorBatchIterator) and train_iterator.shuffle
     assert isinstance(valid_iterator, TensorBatchIterator) and not valid_iterator.shuffle
+
+
+def test_a_kept_model_is_scored_on_the_weights_early_stopping_restored(data, monkeypatch):
+    # A large improvement threshold makes early stopping restore an epoch that is not the one
+    # of lowest validation loss; a kept model's score, loss and best epoch are those it holds.
+    evaluate = evaluator(patience=3)
+    make_net = evaluate.make_net
+    monkeypatch.setattr(
+        evaluate, "make_net", lambda *a, **k: make_net(*a, **k).set_params(callbacks__early_stopping__threshold=0.3)
+    )
+    kept = evaluate.evaluate(ARCH, *data, Fidelity(max_epochs=12), seed=0, keep_model=True)
+    plain = evaluate.evaluate(ARCH, *data, Fidelity(max_epochs=12), seed=0)
+    assert kept.ok and plain.ok
+    assert kept.best_epoch < plain.best_epoch  # the restored epoch is not the lowest-loss one
+    X_valid, y_valid = (torch.as_tensor(v) for v in data[2:])
+    kept.model.eval()
+    with torch.no_grad():
+        logits = kept.model(X_valid)
+    assert kept.valid_loss == pytest.approx(float(nn.functional.cross_entropy(logits, y_valid)), rel=1e-5)
+    assert kept.score == pytest.approx(float((logits.argmax(1) == y_valid).float().mean()))

@@ -347,8 +347,9 @@ def _check_lineage(space, strategy, results):
     """Every child is its parent's architecture morphed, and starts where its parent stopped."""
     assert results[0].parent is None and strategy.steps[0] == ()
     assert strategy.results == results
+    # Neither the loop's results nor the strategy's hold trained networks; only ``modules`` does.
+    assert all(r.model is None for r in results) and all(r.model is None for r in strategy.results)
     for index, result in enumerate(results):
-        assert result.model is None  # the loop records results without the trained network
         assert space.contains(result.architecture)
         assert len(result.curve) == result.epochs
         if result.parent is None:
@@ -576,3 +577,17 @@ def test_children_run_without_the_trial_stopping_rule(digits):
     results = run_search(strategy, evaluator, digits, Fidelity(2), Budget(max_trials=2).start(), base_seed=0)
     assert [(r.status, r.parent) for r in results] == [("ok", None), ("ok", 0)]
     assert rule.asked == 2 and rule.observed == [results[0].curve]
+
+
+@pytest.mark.parametrize("strategy", [MorphismHillClimbing(n_neighbours=2), MorphismBayesian(n_initial=2)])
+def test_with_early_stopping_a_child_starts_from_the_weights_its_parent_was_scored_on(strategy, digits):
+    # Early stopping restores the last epoch that improved by its threshold, not always the
+    # lowest loss: the score, loss and best epoch of a kept network are those of the weights kept.
+    space = MorphismSpace(kind="mlp", max_layers=3, widths=(8, 16, 32))
+    evaluator = Evaluator(space, (64,), 10, batch_size=32, lr=1e-2, patience=2)
+    strategy.reset(space, random_state=0)
+    results = run_search(strategy, evaluator, digits, Fidelity(8), Budget(max_trials=5).start(), base_seed=0)
+    assert all(r.ok for r in results)
+    for result in results[1:]:
+        parent = results[result.parent]
+        assert result.initial_valid_loss == pytest.approx(parent.valid_loss, rel=1e-6)

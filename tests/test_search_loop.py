@@ -29,6 +29,7 @@ from skautoml.search import (
     TrialResult,
     fidelity_at,
     run_search,
+    trial_seed,
 )
 
 SPACE = MLPSpace(max_layers=2, widths=(8, 16, 32))
@@ -412,3 +413,46 @@ class Exhausted(RandomSearch):
 def test_a_strategy_with_nothing_left_ends_the_search():
     results, _, _ = timed_search(1.0, time_budget=None, max_trials=10, strategy=Exhausted())
     assert len(results) == 2
+
+
+class ShortRounds(RandomSearch):
+    """Asked for 3, proposes 2 in every round; records the sizes asked for."""
+
+    def reset(self, space, random_state=None):
+        self.asked = []
+        return super().reset(space, random_state)
+
+    def ask(self, n=None):
+        self.asked.append(n)
+        return super().ask(min(n, 2))
+
+
+def test_a_short_round_runs_what_the_strategy_proposed_with_the_next_seeds():
+    with parallel_backend("threading", n_jobs=3):
+        strategy = ShortRounds().reset(SPACE, random_state=0)
+        budget = Budget(max_trials=5).start()
+        results = run_search(strategy, FakeEvaluator(), (None,) * 4, Fidelity(2), budget, base_seed=7, n_jobs=3)
+    # Rounds of 2, 2 and the last trial: the limit is counted in trials run, seeds by trial index.
+    assert strategy.asked == [3, 3, 1] and len(results) == 5
+    assert [r.seed for r in results] == [trial_seed(7, i) for i in range(5)]
+
+
+class Greedy(RandomSearch):
+    def ask(self, n=None):
+        return super().ask(n + 1)
+
+
+def test_a_strategy_that_proposes_more_than_asked_is_stopped_with_a_clear_error():
+    strategy = Greedy().reset(SPACE, random_state=0)
+    with pytest.raises(RuntimeError, match=r"ask\(1\) returned 2 candidates"):
+        run_search(strategy, FakeEvaluator(), (None,) * 4, Fidelity(2), Budget(max_trials=3).start(), base_seed=0)
+
+
+def test_a_strategy_may_propose_through_a_generator():
+    class Lazy(RandomSearch):
+        def ask(self, n=None):
+            return (architecture for architecture in super().ask(n))
+
+    strategy = Lazy().reset(SPACE, random_state=0)
+    results = run_search(strategy, FakeEvaluator(), (None,) * 4, Fidelity(2), Budget(max_trials=3).start(), base_seed=0)
+    assert len(results) == 3 and len(strategy.history) == 3

@@ -78,7 +78,7 @@ def test_final_epochs_alone_sets_the_refit_length(images):
 
 
 def fake_step_seconds(space, architecture, *args):
-    """Fake timings of a training step: 10 ms per cell and channel of the first cell."""
+    """Fake timings of a training step: 1 ms per cell and channel of the first cell."""
     return 1e-3 * space.n_cells * space.initial_channels
 
 

@@ -73,6 +73,15 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "net2wider",
             "widen_kernel",
         ],
+        "._rank": [
+            "LowFidelity",
+            "RankCorrelation",
+            "SeedNoise",
+            "SurrogateEstimator",
+            "rank_correlation",
+            "seed_noise_sample",
+            "top_k_overlap",
+        ],
         "._registry": ["NAS_STRATEGIES", "SPACES", "STRATEGIES"],
     },
 )

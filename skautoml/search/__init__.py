@@ -5,8 +5,8 @@ policies (:mod:`skautoml.prep.augment`), and whole pipelines later — is a
 :class:`SearchSpace` whose values a :class:`Strategy` proposes by ask/tell,
 an evaluator that turns a value into a :class:`TrialResult`, and
 :func:`run_search`, which joins them under a :class:`Budget`. This package
-imports neither :mod:`skautoml.nas` nor :mod:`skautoml.prep`; torch is loaded
-only by the REINFORCE controller, when it is used.
+imports neither :mod:`skautoml.nas` nor :mod:`skautoml.prep`; of its own
+modules only the REINFORCE controller loads torch, when it is used.
 """
 from .._utils._lazy import lazy_exports
 

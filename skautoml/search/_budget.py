@@ -13,16 +13,14 @@ class Deadline:
     at : float
         The end, in ``clock()`` seconds.
     clock : callable, default=time.time
-        Seconds now; the wall clock by default, which processes and machines
-        share. Tests pass a fake one.
+        Seconds now; the wall clock by default, which processes and (roughly)
+        machines share. The clock is pickled with the deadline into the
+        worker that runs a trial, so it must read the same time there: a fake
+        clock works for sequential trials (``n_jobs=1``) or threads only.
     """
 
     at: float
     clock: Callable[[], float] = time.time
-
-    def remaining(self):
-        """Seconds left (negative once passed)."""
-        return self.at - self.clock()
 
     def passed(self):
         return self.clock() >= self.at
@@ -50,7 +48,8 @@ class Budget:
     max_epochs : int
         Training epochs of one trial at full fidelity.
     clock : callable, default=time.time
-        Seconds now; inject a fake clock to test budgets exactly.
+        Seconds now; inject a fake clock to test budgets exactly (see
+        :class:`Deadline` for what a clock must do under parallel trials).
     refit_reserve : callable or None
         ``refit_reserve(results, time_budget) -> seconds`` to keep back for
         the refit, e.g. a :class:`RefitReserve`; None keeps nothing back.

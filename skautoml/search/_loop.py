@@ -2,6 +2,7 @@
 import copy
 import dataclasses
 import math
+import sys
 
 import numpy as np
 from joblib import Parallel, cpu_count, delayed, effective_n_jobs
@@ -53,10 +54,9 @@ def _run_trial(evaluator, proposal, data, fidelity, seed, deadline, n_threads):
         extra["warm_start"] = proposal.warm_start
     if proposal.keep_model:
         extra["keep_model"] = True
-    if n_threads is None:
+    torch = sys.modules.get("torch")  # set threads only where the evaluator loaded torch
+    if n_threads is None or torch is None:
         return evaluator.evaluate(proposal.architecture, *data, fidelity, seed, deadline, **extra)
-    import torch  # only parallel trials of torch evaluators set threads; torch is loaded by then
-
     previous = torch.get_num_threads()
     # One of several parallel trials takes its share of the cores only.
     torch.set_num_threads(n_threads)
@@ -81,7 +81,8 @@ def run_search(
 ):
     """Run trials until the budget is spent or the strategy has nothing left; return their results in trial order.
 
-    This is the one loop of every search in skautoml. Trials run in rounds of
+    This is the one loop of every search over a :class:`~skautoml.search.SearchSpace`
+    (architectures of every strategy family, augmentation policies). Trials run in rounds of
     as many as there are joblib workers (``n_jobs``, or the workers of an
     active backend such as Dask's). Before each round the budget is asked
     whether one more round, plus the time ``budget.reserved_seconds``
@@ -114,8 +115,9 @@ def run_search(
     strategy : Strategy, already reset
     evaluator : object
         ``evaluate(architecture, *data, fidelity, seed, deadline)`` returning
-        a :class:`~skautoml.search.TrialResult`, never raising for a bad
-        candidate; ``warm_start=`` and ``keep_model=`` keywords when the
+        a :class:`~skautoml.search.TrialResult` (the loop sets its
+        ``resource``, ``parent`` and ``model`` fields with
+        ``dataclasses.replace``), never raising for a bad candidate; ``warm_start=`` and ``keep_model=`` keywords when the
         strategy's proposals use them; an optional ``stopping_rule``.
     data : tuple
         What the evaluator takes between the architecture and the fidelity,
@@ -150,9 +152,14 @@ def run_search(
             if not budget.may_start(len(results), longest, reserved):
                 break
             n_round = min(n_workers, budget.remaining_trials(len(results)))
-            candidates = strategy.ask(n_round)
+            candidates = list(strategy.ask(n_round))
             if not candidates:
                 break  # the strategy has nothing left to try
+            if len(candidates) > n_round:
+                raise RuntimeError(
+                    f"{type(strategy).__name__}.ask({n_round}) returned {len(candidates)} candidates; "
+                    f"a strategy proposes at most the {n_round} trials it is asked for."
+                )
             proposals = [as_proposal(candidate) for candidate in candidates]
             seeds = [trial_seed(base_seed, len(results) + i) for i in range(len(proposals))]
             deadline = budget.trial_deadline(results)

@@ -13,6 +13,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "stratified_subsample",
         ],
         "._iterator": ["TensorBatchIterator"],
+        "...search": ["Fidelity", "TrialResult"],
         "._stopping": ["CurveExtrapolation", "MedianStopping", "StopTrialEarly", "TrialStoppingRule"],
         "._tabular": [
             "NASTable",

@@ -239,8 +239,9 @@ class Evaluator:
             result then also records the validation loss before training.
         keep_model : bool
             Return the trained module (on the CPU) in ``result.model``, scored
-            on the weights kept: those of the epoch with the lowest validation
-            loss under early stopping, else the last epoch's.
+            on the weights kept: those early stopping restores (the last epoch
+            that improved the validation loss by its threshold), else the last
+            epoch's.
         """
         started = time.perf_counter()
         n_params = flops = 0
@@ -262,8 +263,8 @@ class Evaluator:
                 net.fit(*self._to_device(X_train, y_train))
             valid_loss = net.history[:, "valid_loss"]
             best = int(np.argmin(valid_loss))
-            if keep_model and self.patience is None:
-                best = len(net.history) - 1  # without early stopping the last epoch's weights are kept
+            if keep_model:
+                best = _kept_epoch(net) - 1
             return TrialResult(
                 architecture,
                 score=float(net.history[best, "valid_acc"]),
@@ -317,6 +318,14 @@ class Evaluator:
             torch.as_tensor(X, dtype=torch.float32, device=self.device),
             torch.as_tensor(y, dtype=torch.int64, device=self.device),
         )
+
+
+def _kept_epoch(net):
+    """The epoch whose weights ``net`` holds after fit: early stopping's restored best, else the last."""
+    early_stopping = dict(net.callbacks_).get("early_stopping")
+    if early_stopping is not None and early_stopping.best_epoch_ > 0:
+        return int(early_stopping.best_epoch_)
+    return len(net.history)
 
 
 def _validation_loss(module, X, y, batch_size):

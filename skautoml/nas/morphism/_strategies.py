@@ -8,6 +8,7 @@ parent. The refit trains the best network further
 (:meth:`MorphismStrategy.final_warm_start`).
 """
 import copy
+import dataclasses
 
 import numpy as np
 
@@ -97,7 +98,8 @@ class MorphismStrategy(Strategy):
             self.modules[index] = result.model
         warm_start = getattr(candidate, "warm_start", None)
         self.steps[index] = () if warm_start is None else warm_start.morphisms
-        self.results.append(result)
+        # The network lives in ``modules`` while it may be a parent; results do not hold it.
+        self.results.append(dataclasses.replace(result, model=None))
 
     def _keep(self, indices):
         """Forget the trained networks of every trial not in ``indices``."""

@@ -6,6 +6,7 @@ assembled by small DAGs into level-2 motifs, those into level-3 motifs, and
 so on; the top-level motif is the cell of the network. The first shape,
 per-stage factorized choices, is :mod:`._factorized`.
 """
+import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -424,12 +425,7 @@ class HierarchicalSpace(SearchSpace):
     def _decision_layout(self):
         """The edge options per level and, per decision, (level, motif, edge, n_nodes, the motif's first decision)."""
         nodes, counts, options = self._structure()
-        layout = []
-        for t, (n, count) in enumerate(zip(nodes, counts)):
-            for m in range(count):
-                start = len(layout)
-                layout += [(t, m, e, n, start) for e in range(len(_edges(n)))]
-        return options, layout
+        return options, _decision_layout(tuple(nodes), tuple(counts))
 
     def decisions(self):
         """The architecture as categorical decisions, for the REINFORCE controller.
@@ -500,3 +496,15 @@ class HierarchicalSpace(SearchSpace):
             for entries in level
             for entry in entries
         ]
+
+
+@functools.lru_cache(maxsize=64)
+def _decision_layout(nodes, counts):
+    """Per decision (level, motif, edge, n_nodes, the motif's first decision); cached, since the
+    controller asks :meth:`HierarchicalSpace.allowed_decisions` once per decision it samples."""
+    layout = []
+    for t, (n, count) in enumerate(zip(nodes, counts)):
+        for m in range(count):
+            start = len(layout)
+            layout += [(t, m, e, n, start) for e in range(len(_edges(n)))]
+    return tuple(layout)

@@ -57,3 +57,7 @@ __all__ = __all__ + ["STRATEGIES", "resolve_strategy"]
 
 def __getattr__(name):
     return _getattr(name)
+
+
+def __dir__():
+    return sorted(__all__)
