@@ -83,7 +83,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         :class:`~skautoml.nas.MorphismSpace` (chains that morphisms grow) of the
         input's kind.
     strategy : {'evolution', 'random', 'bayesian', 'reinforce', 'evolution+smbo', \
-            'successive_halving', 'hyperband', 'bohb', 'hill_climbing', 'morphism_bo'} \
+            'successive_halving', 'hyperband', 'bohb', 'hill_climbing', 'morphism_bo', 'spos', 'enas', \
+            'darts', 'gdas', 'pcdarts'} \
             or Strategy, default='evolution'
         How architectures are proposed: regularised evolution, random search,
         Bayesian optimisation (scikit-optimize's Gaussian process), a REINFORCE
@@ -92,8 +93,13 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         morphism hill climbing and morphism Bayesian optimisation, which grow
         trained networks by function-preserving steps (they need
         ``search_space='morphism'``, train children from their parents'
-        weights, and refit by training the best network further on all the data).
-        An instance is copied, never changed. A strategy may also choose each
+        weights, and refit by training the best network further on all the data),
+        or the one-shot strategies SPOS and ENAS, which train one weight-sharing
+        supernet of the space ('cnn' or 'cell') and score architectures with its
+        weights, and the gradient strategies DARTS, GDAS and PC-DARTS, which
+        relax the cell supernet (``search_space='cell'``) (see
+        :mod:`skautoml.nas.oneshot`: a trial is one architecture scored with
+        inherited weights, after a supernet epoch while the supernet trains). An instance is copied, never changed. A strategy may also choose each
         trial's share of the full fidelity, by proposing
         :class:`~skautoml.search.Proposal` values (the multi-fidelity ones do;
         see ``resource``).
@@ -186,6 +192,17 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         The time kept back for the refit (see ``time_budget``) is scaled by
         these epochs and by the measured time of a training step of the
         final network over the searched one.
+    final : {'auto', 'retrain', 'inherit'}, default='auto'
+        How the best architecture becomes ``best_estimator_``. ``'retrain'``
+        trains it from scratch on all the data (two-stage: with
+        ``final_cells`` / ``final_channels`` stacked deeper); ``'inherit'``
+        starts from the weights the search trained and fine-tunes them on
+        all the data (one stage: the subnet of a one-shot strategy's
+        supernet, or a morphism strategy's trained network; other
+        strategies keep no weights and raise). ``'auto'`` inherits for the
+        morphism strategies and retrains otherwise. A refit from scratch
+        after a one-shot search trains ``final_epochs`` or ``max_epochs``
+        epochs (no trial trained the architecture on its own).
 
     Attributes
     ----------
@@ -282,6 +299,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         "final_cells": [Interval(Integral, 1, None, closed="left"), None],
         "final_channels": [Interval(Integral, 1, None, closed="left"), None],
         "final_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "final": [StrOptions({"auto", "retrain", "inherit"})],
     }
 
     def __init__(
@@ -308,6 +326,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         final_cells=None,
         final_channels=None,
         final_epochs=None,
+        final="auto",
     ):
         self.search_space = search_space
         self.strategy = strategy
@@ -331,6 +350,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.final_cells = final_cells
         self.final_channels = final_channels
         self.final_epochs = final_epochs
+        self.final = final
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -361,13 +381,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.trial_stopping_ = self._resolve_trial_stopping()
         evaluator = self._evaluator(self.search_space_)
         strategy = resolve_strategy(self.strategy, NAS_STRATEGIES).reset(self.search_space_, base_seed)
-        if getattr(strategy, "refits_trained_model", False) and self.final_space_ is not self.search_space_:
-            raise ValueError(
-                f"{type(strategy).__name__} refits by training its best network further, so it "
-                "cannot stack the architecture deeper: leave final_cells and final_channels None."
-            )
+        inherit = self._inherits(strategy)
         if self.refit:
-            budget.refit_reserve = self._refit_reserve(len(X), len(data[0]))
+            budget.refit_reserve = self._refit_reserve(len(X), len(data[0]), strategy)
 
         results = run_search(
             strategy,
@@ -386,7 +402,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(self, "best_estimator_"):
             del self.best_estimator_  # from an earlier fit
         if self.refit:
-            self._refit(evaluator, strategy, results, X, y_encoded, base_seed, budget.refit_deadline(results))
+            warm_start = strategy.final_warm_start(self.best_architecture_) if inherit else None
+            self._refit(evaluator, strategy, results, X, y_encoded, base_seed, budget.refit_deadline(results), warm_start)
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
         if self.verbose:
             print(self.summary())
@@ -406,7 +423,25 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             stopping_rule=self.trial_stopping_,
         )
 
-    def _refit_reserve(self, n_samples, n_train):
+    def _inherits(self, strategy):
+        """Whether the refit fine-tunes weights the search trained (checked before any training)."""
+        keeps = getattr(strategy, "refits_trained_model", False)
+        inherit = self.final == "inherit" or (self.final == "auto" and keeps)
+        if inherit and not (keeps or getattr(strategy, "shares_weights", False)):
+            raise ValueError(
+                f"final='inherit' fine-tunes the weights the search trained, which {type(strategy).__name__} "
+                "does not keep (it trains every architecture from scratch). Use a one-shot strategy ('spos', "
+                "'enas'), a morphism strategy, or final='retrain'."
+            )
+        if inherit and self.final_space_ is not self.search_space_:
+            raise ValueError(
+                f"The refit of {type(strategy).__name__} trains the network the search trained further "
+                f"(final={self.final!r}), so it cannot stack the architecture deeper: leave final_cells and "
+                "final_channels None, or set final='retrain'."
+            )
+        return inherit
+
+    def _refit_reserve(self, n_samples, n_train, strategy):
         """The :class:`~skautoml.search.RefitReserve` of this search: the refit repeats the best trial on all the data."""
         full = Fidelity(self.max_epochs, self.data_fraction)
 
@@ -414,18 +449,20 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             fraction = fidelity_at(full, resource, self.resource).data_fraction
             return math.ceil(fraction * n_train / self.batch_size)
 
-        cost_ratio = None
-        if self.final_space_ is not self.search_space_:
-            shape, n_classes = self.input_shape_, len(self.classes_)
+        shape, n_classes = self.input_shape_, len(self.classes_)
+        refit_batches = math.ceil(n_samples / self.batch_size)
+        cost_ratio = epoch_seconds = None
+        if getattr(strategy, "shares_weights", False):
+            # Scored with a supernet's weights: the refit's epochs cost what the final network's steps cost.
+            steps = _StepCostRatio(None, self.final_space_, shape, n_classes, self.batch_size, self.device_)
+            epoch_seconds = lambda result: steps.seconds(result.architecture) * refit_batches  # noqa: E731
+        elif self.final_space_ is not self.search_space_:
             cost_ratio = _StepCostRatio(self.search_space_, self.final_space_, shape, n_classes, self.batch_size, self.device_)
-        return RefitReserve(math.ceil(n_samples / self.batch_size), trial_batches, self._final_epochs, cost_ratio)
+        return RefitReserve(refit_batches, trial_batches, self._final_epochs, cost_ratio, epoch_seconds)
 
-    def _refit(self, evaluator, strategy, results, X, y, base_seed, deadline):
-        """Train the best architecture on all of ``X, y`` into ``best_estimator_``."""
+    def _refit(self, evaluator, strategy, results, X, y, base_seed, deadline, warm_start):
+        """Train the best architecture on all of ``X, y`` into ``best_estimator_`` (from ``warm_start`` when given)."""
         epochs = self._final_epochs(results[self.best_index_])
-        # Optional: strategies with only reset/ask/tell train the refit from scratch.
-        final_warm_start = getattr(strategy, "final_warm_start", None)
-        warm_start = None if final_warm_start is None else final_warm_start(self.best_architecture_)
         trainer = evaluator if self.final_space_ is self.search_space_ else self._evaluator(self.final_space_)
         self.best_estimator_ = trainer.fit_final(
             self.best_architecture_,
@@ -447,7 +484,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _final_epochs(self, best):
-        """Epochs of the refit of the trial ``best``."""
+        """Epochs of the refit of the trial ``best``: ``final_epochs``, else its best epoch, else ``max_epochs``."""
         return self.final_epochs if self.final_epochs is not None else _refit_epochs(best, self.max_epochs)
 
     def _resolve_final_space(self):
@@ -708,18 +745,26 @@ class _StepCostRatio:
         self.spaces = (space, final_space)
         self.args = (input_shape, n_classes, batch_size, device)
         self.step_seconds = _step_seconds if step_seconds is None else step_seconds
-        self.ratios = {}
+        self.measured = {}
+
+    def seconds(self, architecture, final=True):
+        """Seconds of one training step of ``architecture`` in the final (or the searched) space."""
+        key = (architecture, final)
+        if key not in self.measured:
+            self.measured[key] = self.step_seconds(self.spaces[final], architecture, *self.args)
+        return self.measured[key]
 
     def __call__(self, result):
-        if result.architecture not in self.ratios:
-            searched, final = (self.step_seconds(space, result.architecture, *self.args) for space in self.spaces)
-            self.ratios[result.architecture] = final / searched
-        return self.ratios[result.architecture]
+        return self.seconds(result.architecture) / self.seconds(result.architecture, final=False)
 
 
 def _refit_epochs(result, max_epochs):
-    """Epochs of the refit: the best epoch of a full-fidelity trial, else full fidelity."""
-    return max(result.best_epoch, 1) if result.resource >= 1 else max_epochs
+    """Epochs of the refit: the best epoch of a full-fidelity trial, else full fidelity.
+
+    A trial scored with a supernet's weights (best epoch 0: it did not train the architecture
+    itself) says nothing of how long the architecture trains, nor does a low-fidelity one.
+    """
+    return result.best_epoch if result.resource >= 1 and result.best_epoch >= 1 else max_epochs
 
 
 def _describe(architecture):

@@ -100,6 +100,8 @@ def test_wrong_image_shape_at_predict():
         ({"search_space": "transformer"}, "'search_space' parameter .*'cnn'.*Got 'transformer'"),
         ({"max_trials": None, "time_budget": None}, "set at least one"),
         ({"device": "tpu"}, "device='tpu'"),
+        ({"final": "finetune"}, "'final' parameter .*'inherit'.*Got 'finetune'"),
+        ({"strategy": "darts"}, "DARTS trains a weight-sharing supernet, which MLPSpace does not offer"),
     ],
 )
 def test_bad_parameters(iris, params, message):

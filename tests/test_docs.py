@@ -228,6 +228,21 @@ def check_augment_policy_search(ns, out):
     assert f"{search.max_trials} policies tried" in out
 
 
+def check_one_shot(ns, out):
+    lines = out.splitlines()
+    assert len(lines) == 2
+    spos, darts = (line.split(" ", 1) for line in lines)
+    # SPOS: three supernet epochs, then architectures scored with the trained weights.
+    assert spos[0] == "SPOS" and spos[1].startswith("[1, 1, 1, 0, 0]")
+    assert darts[0] == "DARTS" and darts[1].startswith("[1, 1, 1, 1, 1]")
+    clf = ns["clf"]
+    assert lines[-1].endswith(str(round(clf.best_score_, 3)))
+    assert ns["space"].contains(clf.best_architecture_)
+    parameter_free = {"maxpool", "avgpool", "identity", "zero"}
+    for cell in (clf.best_architecture_.normal, clf.best_architecture_.reduction):
+        assert sum(op in parameter_free for block in cell for op in (block.op1, block.op2)) <= 1
+
+
 #: (page, a snippet of the block's code) -> the check of that block.
 CHECKS = {
     ("README.md", "clf.fit(X_train, y_train)"): check_quick_start,
@@ -246,6 +261,7 @@ CHECKS = {
     ("nas.md", "TabularEvaluator.load_default()"): check_tabular_regret,
     ("nas.md", "time_budget="): check_time_budget,
     ("nas.md", "pd.DataFrame(clf.search_results_)"): check_leaderboard,
+    ("nas.md", "SPOS(supernet_epochs=3)"): check_one_shot,
     ("prep.md", "DropUninformativeColumns()"): check_cleaning_pipeline,
     ("prep.md", "CleaningSearch("): check_cleaning_search,
     ("prep.md", "LabelNoiseFilter("): check_label_noise_filter,

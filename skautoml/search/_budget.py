@@ -152,6 +152,11 @@ class RefitReserve:
     cost_ratio : callable or None, default=None
         ``cost_ratio(result) -> float``: time of a training step of the final
         network over the searched one's; None is 1.
+    epoch_seconds : callable or None, default=None
+        ``epoch_seconds(result) -> float``: seconds of one refit epoch of
+        that trial's architecture, for trials that did not train it
+        stand-alone (scored with a supernet's weights); it replaces the
+        estimate from the trial's own time (and ``cost_ratio``).
 
     Examples
     --------
@@ -168,11 +173,14 @@ class RefitReserve:
     trial_batches: Callable[[float], int]
     refit_epochs: Callable[[object], int]
     cost_ratio: Callable[[object], float] | None = None
+    epoch_seconds: Callable[[object], float] | None = None
 
     def __call__(self, results, time_budget):
         best = max((r for r in results if r.ok), key=lambda r: (r.resource, r.score), default=None)
         if best is None:
             return time_budget * self.refit_batches / (self.refit_batches + self.trial_batches(1.0))
+        if self.epoch_seconds is not None:
+            return self.epoch_seconds(best) * self.refit_epochs(best)
         seconds_per_epoch = best.train_seconds / max(best.epochs, 1)
         batches = max(self.trial_batches(best.resource), 1)
         cost = 1.0 if self.cost_ratio is None else self.cost_ratio(best)

@@ -93,8 +93,9 @@ def run_search(
     The strategy is asked ``ask(n)`` for the round and told
     ``tell(candidate, result)`` for every trial in trial order (so the k-th
     result told is trial k). A candidate is a value of the space or a
-    :class:`~skautoml.search.Proposal`: its ``resource`` sets the trial's
-    fidelity (``fidelity_at(fidelity, resource, resource_scales)``), its
+    :class:`~skautoml.search.Proposal`: its ``fidelity``, or else its
+    ``resource``, sets the trial's fidelity
+    (``fidelity_at(fidelity, resource, resource_scales)``), its
     ``warm_start`` and ``keep_model`` reach the evaluator, and the recorded
     result carries its ``resource`` and ``parent`` and no ``model``. A
     strategy that returns fewer candidates than asked runs a smaller round;
@@ -168,7 +169,7 @@ def run_search(
                     evaluator if _comparable(proposal) else evaluator_without_rule,
                     proposal,
                     data,
-                    fidelity_at(fidelity, proposal.resource, resource),
+                    fidelity_at(fidelity, proposal.resource, resource) if proposal.fidelity is None else proposal.fidelity,
                     seed,
                     deadline,
                     n_threads,

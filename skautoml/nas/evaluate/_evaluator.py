@@ -173,16 +173,23 @@ class Evaluator:
 
     def build_module(self, architecture, X_train):
         """The network of ``architecture`` behind a standardisation of ``X_train``."""
+        return self.standardized(self.space.build(architecture, self.input_shape, self.n_classes), X_train)
+
+    def standardized(self, network, X_train):
+        """``network`` behind a standardisation (per feature, or per channel for images) of ``X_train``."""
         axes = (0, 2, 3) if len(self.input_shape) == 3 else (0,)
         mean = X_train.mean(axis=axes, keepdims=True)[0]
         scale = X_train.std(axis=axes, keepdims=True)[0]
         scale[scale < 1e-8] = 1.0  # constant features and channels pass unchanged
-        network = self.space.build(architecture, self.input_shape, self.n_classes)
         return nn.Sequential(Standardize(mean, scale), network)
 
-    def make_net(self, module, max_epochs, valid_data=None, deadline=None, verbose=0):
-        """An uninitialised skorch classifier around ``module``."""
-        callbacks = [
+    def make_net(self, module, max_epochs, valid_data=None, deadline=None, verbose=0, callbacks=(), **params):
+        """An uninitialised skorch classifier around ``module``.
+
+        ``callbacks`` are added to the trial's own; ``params`` are further
+        skorch parameters (e.g. ``optimizer__param_groups``).
+        """
+        extra, callbacks = list(callbacks), [
             ("accuracy", ValidAccuracy()),
             ("lr_schedule", LRScheduler("CosineAnnealingLR", T_max=max(max_epochs, 1))),
             ("check_finite_loss", CheckFiniteLoss()),
@@ -194,6 +201,7 @@ class Evaluator:
             )
         if valid_data is not None and self.stopping_rule is not None:
             callbacks.append(("trial_stopping", StopTrialEarly(self.stopping_rule)))
+        callbacks += extra
         return TrialNet(
             module,
             criterion=nn.CrossEntropyLoss,
@@ -214,6 +222,7 @@ class Evaluator:
             verbose=verbose,
             # The epoch table costs time even when nothing is printed.
             **({} if verbose else {"callbacks__print_log": None}),
+            **params,
         )
 
     def evaluate(
@@ -234,14 +243,31 @@ class Evaluator:
         deadline : Deadline or None
             Training stops after the epoch during which it passes.
         warm_start : object or None
-            Builds the module instead of the space: ``warm_start.build(X_train,
-            seed) -> nn.Module`` (e.g. a morphed copy of a trained parent); the
-            result then also records the validation loss before training.
+            What the trial starts from instead of ``space.build``; its methods:
+
+            * ``build(evaluator, X_train, seed) -> nn.Module``: the module to
+              train (a morphed copy of a trained parent, a supernet);
+            * ``callbacks(valid_data, seed) -> [(name, Callback), ...]`` and
+              ``net_params() -> dict`` (optional): skorch callbacks and
+              parameters added to the trial's net (a gradient search's
+              architecture step on validation batches, its own parameter
+              groups);
+            * ``scored(module, X_train, seed) -> nn.Module`` (optional): the
+              module to score after training (a subnet with inherited
+              weights), scored by a validation pass in evaluation mode, which
+              also gives ``n_params`` and ``flops``; when the warm start then
+              has a ``scored_architecture`` (the architecture a gradient
+              search derived after training), the result reports that one.
+
+            A warm start trained and scored as itself also records its
+            validation loss before training (``initial_valid_loss``).
+            ``fidelity.max_epochs == 0`` scores the warm start without
+            training it.
         keep_model : bool
-            Return the trained module (on the CPU) in ``result.model``, scored
-            on the weights kept: those early stopping restores (the last epoch
-            that improved the validation loss by its threshold), else the last
-            epoch's.
+            Return the trained module (on the CPU) in ``result.model``. A
+            module scored as itself is scored on the weights kept: those
+            early stopping restores (the last epoch that improved the
+            validation loss by its threshold), else the last epoch's.
         """
         started = time.perf_counter()
         n_params = flops = 0
@@ -253,34 +279,49 @@ class Evaluator:
                 if warm_start is None:
                     module = self.build_module(architecture, X_train)
                 else:
-                    module = warm_start.build(X_train, seed)
-                n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-                flops = count_flops(module, self.input_shape)
+                    module = warm_start.build(self, X_train, seed)
+                scores_itself = not hasattr(warm_start, "scored")
+                if scores_itself:
+                    n_params, flops = _costs(module, self.input_shape)
+                module.to(self.device)
                 valid_data = self._to_device(X_valid, y_valid)
-                if warm_start is not None:
-                    initial_loss = _validation_loss(module.to(self.device), *valid_data, self.batch_size)
-                net = self.make_net(module, fidelity.max_epochs, valid_data, deadline)
-                net.fit(*self._to_device(X_train, y_train))
-            valid_loss = net.history[:, "valid_loss"]
-            best = int(np.argmin(valid_loss))
-            if keep_model:
-                best = _kept_epoch(net) - 1
+                if warm_start is not None and scores_itself and fidelity.max_epochs > 0:
+                    initial_loss = _validation_score(module, *valid_data, self.batch_size)[0]
+                history = ()
+                if fidelity.max_epochs > 0:
+                    extra = warm_start.callbacks(valid_data, seed) if hasattr(warm_start, "callbacks") else []
+                    params = warm_start.net_params() if hasattr(warm_start, "net_params") else {}
+                    net = self.make_net(module, fidelity.max_epochs, valid_data, deadline, callbacks=extra, **params)
+                    net.fit(*self._to_device(X_train, y_train))
+                    module, history = net.module_, net.history
+                if scores_itself and history:
+                    best = _kept_epoch(net) - 1 if keep_model else int(np.argmin(history[:, "valid_loss"]))
+                    valid_loss, score = float(history[best, "valid_loss"]), float(history[best, "valid_acc"])
+                    best_epoch = best + 1
+                else:
+                    scored = warm_start.scored(module, X_train, seed) if not scores_itself else module
+                    # A gradient search scores the architecture its training derived.
+                    architecture = getattr(warm_start, "scored_architecture", architecture)
+                    if not scores_itself:
+                        n_params, flops = _costs(scored.to(self.device), self.input_shape)
+                    valid_loss, score = _validation_score(scored, *valid_data, self.batch_size)
+                    best_epoch = 0  # the scored weights were not trained as this module
             return TrialResult(
                 architecture,
-                score=float(net.history[best, "valid_acc"]),
+                score=score,
                 status="ok",
                 n_params=n_params,
                 flops=flops,
                 train_seconds=time.perf_counter() - started,
-                epochs=len(net.history),
-                best_epoch=best + 1,
+                epochs=len(history),
+                best_epoch=best_epoch,
                 seed=seed,
-                curve=tuple(float(row.get("valid_acc", math.nan)) for row in net.history),
-                stopped_early=bool(net.history[-1].get("stopped_early", False)),
-                valid_loss=float(valid_loss[best]),
+                curve=tuple(float(row.get("valid_acc", math.nan)) for row in history),
+                stopped_early=bool(history[-1].get("stopped_early", False)) if history else False,
+                valid_loss=valid_loss,
                 initial_valid_loss=initial_loss,
                 # Kept models wait on the CPU: device memory holds only the ones training.
-                model=net.module_.cpu() if keep_model else None,
+                model=module.cpu() if keep_model else None,
             )
         except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
             return TrialResult(
@@ -305,7 +346,7 @@ class Evaluator:
         and the schedule restarts, as in SGDR.
         """
         with torch_seeded(seed, self.device):
-            module = self.build_module(architecture, X) if warm_start is None else warm_start.build(X, seed)
+            module = self.build_module(architecture, X) if warm_start is None else warm_start.build(self, X, seed)
             net = self.make_net(module, schedule_epochs, None, deadline, verbose=verbose)
             net.set_params(max_epochs=epochs)
             net.fit(*self._to_device(X, y))
@@ -328,19 +369,25 @@ def _kept_epoch(net):
     return len(net.history)
 
 
-def _validation_loss(module, X, y, batch_size):
-    """Mean cross-entropy of ``module`` on ``X, y`` in evaluation mode."""
+def _costs(module, input_shape):
+    """Trainable parameters and FLOPs of one forward pass of one sample."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad), count_flops(module, input_shape)
+
+
+def _validation_score(module, X, y, batch_size):
+    """Mean cross-entropy and accuracy of ``module`` on ``X, y`` in evaluation mode."""
     was_training = module.training
     module.eval()
-    loss = 0.0
+    loss = correct = 0.0
     try:
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
-                logits = module(X[start : start + batch_size])
-                loss += float(nn.functional.cross_entropy(logits, y[start : start + batch_size], reduction="sum"))
+                logits, target = module(X[start : start + batch_size]), y[start : start + batch_size]
+                loss += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
+                correct += int((logits.argmax(dim=1) == target).sum())
     finally:
         module.train(was_training)
-    return loss / max(len(X), 1)
+    return loss / max(len(X), 1), correct / max(len(X), 1)
 
 
 def failure_text(exc):
@@ -358,9 +405,10 @@ def count_flops(module, input_shape):
     """Floating-point operations of one forward pass of one sample through ``module``."""
     was_training = module.training
     module.eval()
+    device = next(module.parameters(), torch.zeros(())).device
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(torch.zeros((1, *input_shape)))
+            module(torch.zeros((1, *input_shape), device=device))
     finally:
         module.train(was_training)
     return int(counter.get_total_flops())

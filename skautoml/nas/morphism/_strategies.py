@@ -45,7 +45,7 @@ class MorphedParent:
         self.architecture = architecture
         self.noise = noise
 
-    def build(self, X_train, seed):
+    def build(self, evaluator, X_train, seed):
         """The child network; ``X_train`` sets the statistics of inserted batch norms."""
         if not self.morphisms:
             return copy.deepcopy(self.module)

@@ -7,5 +7,23 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "._base": ["Supernet"],
         "._cell": ["CellSupernet", "PARAMETER_FREE_OPERATIONS"],
         "._chain": ["ChainSupernet"],
+        "._gradient": [
+            "DARTS",
+            "GDAS",
+            "PCDARTS",
+            "ArchitectureStep",
+            "GradientTrial",
+            "SupernetMemoryError",
+            "architecture_gradient",
+            "search_state",
+        ],
+        "._strategies": [
+            "ENAS",
+            "SPOS",
+            "OneShotStrategy",
+            "SubnetWarmStart",
+            "SupernetTrial",
+            "recalibrate_batch_norm",
+        ],
     },
 )

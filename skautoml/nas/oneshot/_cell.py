@@ -19,7 +19,7 @@ from ._base import Supernet
 #: Operations without weights (at stride 1): the collapse rule of :meth:`CellSupernet.derive` limits them.
 PARAMETER_FREE_OPERATIONS = ("identity", "maxpool", "avgpool", "zero")
 #: Relaxations of :meth:`CellSupernet.relax`: DARTS's softmax and GDAS's hard Gumbel-softmax.
-RELAXATIONS = ("softmax", "gumbel")
+RELAXATIONS = CellSpace.supernet_relaxations
 
 
 def _block_offsets(n_blocks):

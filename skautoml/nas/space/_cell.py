@@ -170,6 +170,8 @@ class CellSpace(SearchSpace):
     """
 
     takes_images = True
+    #: The continuous relaxations its supernet offers (DARTS, GDAS), a protocol of gradient strategies.
+    supernet_relaxations = ("softmax", "gumbel")
 
     def __init__(
         self,
@@ -307,6 +309,15 @@ class CellSpace(SearchSpace):
             self.layout(),
             self.initial_channels,
         )
+
+    def supernet(self, input_shape, n_outputs, **options):
+        """The weight-sharing supernet of this space (:class:`~skautoml.nas.oneshot.CellSupernet`), for one-shot search.
+
+        ``options`` go to the supernet (``partial_channels``, ``tau``).
+        """
+        from ..oneshot import CellSupernet  # the supernet builds on this module
+
+        return CellSupernet(self, input_shape, n_outputs, **options)
 
     def size(self):
         self._check_params()

@@ -370,6 +370,15 @@ class CNNSpace(SearchSpace):
             )
         return CNNNet(architecture, tuple(int(v) for v in input_shape), n_outputs)
 
+    def supernet(self, input_shape, n_outputs, **options):
+        """The weight-sharing supernet of this space (:class:`~skautoml.nas.oneshot.ChainSupernet`), for one-shot search.
+
+        It offers paths only (no relaxation), so ``options`` must be empty.
+        """
+        from ..oneshot import ChainSupernet  # the supernet builds on this module
+
+        return ChainSupernet(self, input_shape, n_outputs, **options)
+
     def size(self):
         n_conv = sum(op not in _PARAMETER_FREE for op in self.operations)
         per_layer = n_conv * len(self.channels) + len(self.operations) - n_conv
