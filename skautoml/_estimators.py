@@ -202,7 +202,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         strategies keep no weights and raise). ``'auto'`` inherits for the
         morphism strategies and retrains otherwise. A refit from scratch
         after a one-shot search trains ``final_epochs`` or ``max_epochs``
-        epochs (no trial trained the architecture on its own).
+        epochs (no trial trained the architecture on its own); the one-shot
+        trials themselves train the supernet for their strategy's
+        ``epochs_per_trial`` (not ``max_epochs``) on ``data_fraction`` of the
+        training split.
 
     Attributes
     ----------
@@ -403,6 +406,13 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             del self.best_estimator_  # from an earlier fit
         if self.refit:
             warm_start = strategy.final_warm_start(self.best_architecture_) if inherit else None
+            if inherit and warm_start is None:
+                warnings.warn(
+                    f"{type(strategy).__name__} holds no trained weights of {self.best_architecture_} to fine-tune "
+                    "(no training trial succeeded, or the search ran on a smaller network); the refit trains it "
+                    "from scratch.",
+                    UserWarning,
+                )
             self._refit(evaluator, strategy, results, X, y_encoded, base_seed, budget.refit_deadline(results), warm_start)
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
         if self.verbose:
@@ -430,8 +440,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         if inherit and not (keeps or getattr(strategy, "shares_weights", False)):
             raise ValueError(
                 f"final='inherit' fine-tunes the weights the search trained, which {type(strategy).__name__} "
-                "does not keep (it trains every architecture from scratch). Use a one-shot strategy ('spos', "
-                "'enas'), a morphism strategy, or final='retrain'."
+                "does not keep (it trains every architecture from scratch). Use a one-shot or gradient strategy "
+                "('spos', 'enas', 'darts', 'gdas', 'pcdarts'), a morphism strategy, or final='retrain'."
             )
         if inherit and self.final_space_ is not self.search_space_:
             raise ValueError(

@@ -41,9 +41,10 @@ def test_spos_trains_the_supernet_then_scores_evolved_architectures_with_its_wei
     assert all(r.ok and SPACE.contains(r.architecture) for r in results)
     # No trial trained its architecture stand-alone: the refit trains the full epochs.
     assert all(r.best_epoch == 0 for r in results) and strategy.supernet_epochs_ == 3
-    # A search trial's score is its subnet's, with the supernet's weights and recalibrated statistics.
+    # A search trial's score is its subnet's, with the supernet's weights and statistics recalibrated
+    # on the images every architecture of the search is calibrated on.
     result = results[-1]
-    trial = SupernetTrial(strategy.module, result.architecture, None, SPACE)
+    trial = SupernetTrial(strategy.module, result.architecture, None, SPACE, calibration_seed=strategy._calibration_seed)
     subnet = trial.scored(copy.deepcopy(strategy.module), digits[0], result.seed)
     with torch.no_grad():
         predictions = subnet(torch.as_tensor(digits[2])).argmax(1).numpy()
@@ -53,7 +54,7 @@ def test_spos_trains_the_supernet_then_scores_evolved_architectures_with_its_wei
 
 
 class Snapshots(SPOS):
-    """SPOS that keeps its supernet's weights after every trial."""
+    """SPOS that keeps its supernet's state (parameters and batch-norm statistics) after every trial."""
 
     def reset(self, space, random_state=None):
         self.snapshots = []
@@ -61,15 +62,56 @@ class Snapshots(SPOS):
 
     def tell(self, candidate, result):
         super().tell(candidate, result)
-        self.snapshots.append(weights(self.module).clone())
+        state = {k: v.clone() for k, v in self.module.state_dict().items()}
+        self.snapshots.append((state, self.module[1].path, self.module.training))
+
+
+def same_state(first, second):
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_spos_training_changes_the_supernet_and_searching_does_not(digits):
     strategy = Snapshots(supernet_epochs=2)
     search(strategy, digits, max_trials=5)
-    first, second, *searched = strategy.snapshots
-    assert not torch.equal(first, second)  # the second epoch trained it further
-    assert all(torch.equal(second, later) for later in searched)  # search trials only read it
+    (first, _, _), (second, path, training), *searched = strategy.snapshots
+    assert not same_state(first, second)  # the second epoch trained it further
+    # Search trials only read it: state, path and mode stay as the last training epoch left them.
+    assert all(same_state(second, state) and (p, t) == (path, training) for state, p, t in searched)
+    assert all(v.device.type == "cpu" for v in second.values())
+
+
+def test_several_supernet_epochs_per_trial_all_count(digits, monkeypatch):
+    # Nothing validates the supernet per epoch, so no early stopping cuts or rolls back its epochs.
+    import skautoml.nas.evaluate._evaluator as evaluator_module
+
+    fitted = []
+    make_net = evaluator_module.Evaluator.make_net
+
+    def spy(self, module, max_epochs, valid_data=None, *args, **kwargs):
+        net = make_net(self, module, max_epochs, valid_data, *args, **kwargs)
+        fitted.append((max_epochs, valid_data is None, net))
+        return net
+
+    monkeypatch.setattr(evaluator_module.Evaluator, "make_net", spy)
+    results = search(SPOS(supernet_epochs=2, epochs_per_trial=3), digits, max_trials=3)
+    assert [r.epochs for r in results] == [3, 3, 0]
+    assert [(epochs, unvalidated, len(net.history)) for epochs, unvalidated, net in fitted] == [(3, True, 3)] * 2
+
+
+def test_one_shot_trials_train_on_the_searchs_data_fraction(digits, monkeypatch):
+    import skautoml.nas.evaluate._evaluator as evaluator_module
+
+    sizes = []
+    subsample = evaluator_module.stratified_subsample
+    monkeypatch.setattr(
+        evaluator_module,
+        "stratified_subsample",
+        lambda X, y, fraction, seed: sizes.append(fraction) or subsample(X, y, fraction, seed),
+    )
+    evaluator = Evaluator(SPACE, (1, 8, 8), 10, batch_size=32)
+    strategy = SPOS(supernet_epochs=1).reset(SPACE, random_state=0)
+    run_search(strategy, evaluator, digits, Fidelity(5, data_fraction=0.5), Budget(max_trials=2).start(), 0)
+    assert sizes == [0.5, 0.5]
 
 
 def test_parallel_search_trials_equal_the_sequential_ones(digits):
@@ -157,6 +199,10 @@ def test_auto_nas_refits_the_best_architecture_from_scratch_or_from_inherited_we
     retrained = AutoNASClassifier(**common).fit(X, y)
     inherited = AutoNASClassifier(**common, final="inherit").fit(X, y)
     assert warm_starts[0] is None and isinstance(warm_starts[1], SubnetWarmStart)
+    # The inherited refit starts from the subnet's weights in the searched supernet.
+    start = warm_starts[1].build(Evaluator(SPACE, (1, 8, 8), 10), X.reshape(-1, 1, 8, 8).astype("float32"), 0)
+    expected = dict(warm_starts[1].module[1].subnet(inherited.best_architecture_).named_parameters())
+    assert all(torch.equal(p, expected[name]) for name, p in start[1].named_parameters()) and expected
     assert list(retrained.search_results_["score"]) == list(inherited.search_results_["score"])
     for clf in (retrained, inherited):
         assert len(clf.best_estimator_.history) == 2  # max_epochs: the trials trained no architecture alone

@@ -93,9 +93,9 @@ def run_search(
     The strategy is asked ``ask(n)`` for the round and told
     ``tell(candidate, result)`` for every trial in trial order (so the k-th
     result told is trial k). A candidate is a value of the space or a
-    :class:`~skautoml.search.Proposal`: its ``fidelity``, or else its
-    ``resource``, sets the trial's fidelity
-    (``fidelity_at(fidelity, resource, resource_scales)``), its
+    :class:`~skautoml.search.Proposal`: its ``resource`` sets the trial's
+    fidelity (``fidelity_at(fidelity, resource, resource_scales)``, whose
+    epochs its ``epochs`` replace when set), its
     ``warm_start`` and ``keep_model`` reach the evaluator, and the recorded
     result carries its ``resource`` and ``parent`` and no ``model``. A
     strategy that returns fewer candidates than asked runs a smaller round;
@@ -144,7 +144,6 @@ def run_search(
         evaluator_without_rule.stopping_rule = None
     results = []
     n_workers = effective_n_jobs(n_jobs)
-    n_threads = max(1, cpu_count() // n_workers) if n_workers > 1 else None
     progress = tqdm(total=budget.max_trials, unit="trial", desc=description, disable=not verbose, leave=True)
     with Parallel(n_jobs=n_jobs) as parallel:
         while True:
@@ -163,13 +162,15 @@ def run_search(
                 )
             proposals = [as_proposal(candidate) for candidate in candidates]
             seeds = [trial_seed(base_seed, len(results) + i) for i in range(len(proposals))]
+            # The trials of a round share the cores (a round of one, such as a supernet epoch, takes them all).
+            n_threads = max(1, cpu_count() // len(proposals)) if n_workers > 1 else None
             deadline = budget.trial_deadline(results)
             round_results = parallel(
                 delayed(_run_trial)(
                     evaluator if _comparable(proposal) else evaluator_without_rule,
                     proposal,
                     data,
-                    fidelity_at(fidelity, proposal.resource, resource) if proposal.fidelity is None else proposal.fidelity,
+                    _fidelity_of(proposal, fidelity, resource),
                     seed,
                     deadline,
                     n_threads,
@@ -187,6 +188,12 @@ def run_search(
             progress.update(len(proposals))
     progress.close()
     return results
+
+
+def _fidelity_of(proposal, fidelity, resource):
+    """A trial's fidelity: the search's at the proposal's resource, with the proposal's epochs if it sets them."""
+    at = fidelity_at(fidelity, proposal.resource, resource)
+    return at if proposal.epochs is None else dataclasses.replace(at, max_epochs=proposal.epochs)
 
 
 def _comparable(proposal):

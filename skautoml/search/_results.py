@@ -37,11 +37,11 @@ class Proposal:
     keep_model : bool, default=False
         Return the trained model in ``TrialResult.model`` so the strategy can
         keep it (the loop drops it from the results it records).
-    fidelity : Fidelity or None, default=None
-        The trial's fidelity as the strategy sets it, instead of ``resource``
-        mapped onto the search's (one-shot strategies: supernet epochs per
-        trial, ``Fidelity(0)`` to score an architecture with inherited
-        weights without training).
+    epochs : int or None, default=None
+        The trial's epochs as the strategy sets them, instead of the
+        search's (scaled by ``resource``); the data fraction stays the
+        search's. One-shot strategies: supernet epochs per trial, 0 to score
+        an architecture with inherited weights without training.
     """
 
     architecture: object
@@ -49,7 +49,7 @@ class Proposal:
     parent: int | None = None
     warm_start: object = field(default=None, repr=False, compare=False)
     keep_model: bool = False
-    fidelity: Fidelity | None = None
+    epochs: int | None = None
 
 
 def as_proposal(candidate):

@@ -254,8 +254,10 @@ class Evaluator:
               groups);
             * ``scored(module, X_train, seed) -> nn.Module`` (optional): the
               module to score after training (a subnet with inherited
-              weights), scored by a validation pass in evaluation mode, which
-              also gives ``n_params`` and ``flops``; when the warm start then
+              weights, on the evaluator's device), scored by a validation
+              pass in evaluation mode, which also gives ``n_params`` and
+              ``flops``; the trained module is then not validated per epoch
+              (no early stopping, no trial-stopping rule). When the warm start then
               has a ``scored_architecture`` (the architecture a gradient
               search derived after training), the result reports that one.
 
@@ -283,15 +285,17 @@ class Evaluator:
                 scores_itself = not hasattr(warm_start, "scored")
                 if scores_itself:
                     n_params, flops = _costs(module, self.input_shape)
-                module.to(self.device)
                 valid_data = self._to_device(X_valid, y_valid)
                 if warm_start is not None and scores_itself and fidelity.max_epochs > 0:
-                    initial_loss = _validation_score(module, *valid_data, self.batch_size)[0]
+                    initial_loss = _validation_score(module.to(self.device), *valid_data, self.batch_size)[0]
                 history = ()
                 if fidelity.max_epochs > 0:
                     extra = warm_start.callbacks(valid_data, seed) if hasattr(warm_start, "callbacks") else []
                     params = warm_start.net_params() if hasattr(warm_start, "net_params") else {}
-                    net = self.make_net(module, fidelity.max_epochs, valid_data, deadline, callbacks=extra, **params)
+                    # A module scored by its subnet is not validated per epoch: no early stopping restores
+                    # or stops what its epochs trained (a supernet's own validation says nothing).
+                    validation = valid_data if scores_itself else None
+                    net = self.make_net(module, fidelity.max_epochs, validation, deadline, callbacks=extra, **params)
                     net.fit(*self._to_device(X_train, y_train))
                     module, history = net.module_, net.history
                 if scores_itself and history:
@@ -299,11 +303,13 @@ class Evaluator:
                     valid_loss, score = float(history[best, "valid_loss"]), float(history[best, "valid_acc"])
                     best_epoch = best + 1
                 else:
-                    scored = warm_start.scored(module, X_train, seed) if not scores_itself else module
+                    # A module scored as it is; or a subnet on the evaluator's device (the warm start's own,
+                    # such as a strategy's supernet that a score-only trial reads, stays where it is).
+                    scored = module.to(self.device) if scores_itself else warm_start.scored(module, X_train, seed)
                     # A gradient search scores the architecture its training derived.
                     architecture = getattr(warm_start, "scored_architecture", architecture)
                     if not scores_itself:
-                        n_params, flops = _costs(scored.to(self.device), self.input_shape)
+                        n_params, flops = _costs(scored, self.input_shape)
                     valid_loss, score = _validation_score(scored, *valid_data, self.batch_size)
                     best_epoch = 0  # the scored weights were not trained as this module
             return TrialResult(
@@ -316,7 +322,7 @@ class Evaluator:
                 epochs=len(history),
                 best_epoch=best_epoch,
                 seed=seed,
-                curve=tuple(float(row.get("valid_acc", math.nan)) for row in history),
+                curve=tuple(float(row["valid_acc"]) for row in history if "valid_acc" in row),
                 stopped_early=bool(history[-1].get("stopped_early", False)) if history else False,
                 valid_loss=valid_loss,
                 initial_valid_loss=initial_loss,

@@ -334,8 +334,8 @@ class CellSupernet(Supernet):
     * PC-DARTS's operations on ``C/k`` channels are the first ``C/k``
       channels of the full-width operations (their weights sliced), so that
       the paths and the relaxation share one set of weights;
-    * GDAS (searched with a fixed reduction cell in its paper) searches both
-      cell types here, as its reference code may;
+    * GDAS searches both cell types here, as GDAS does (its FRC variant fixes
+      the reduction cell);
     * the first-order or second-order (unrolled) update of the alphas is the
       strategy's business, not the supernet's.
 

@@ -25,7 +25,7 @@ from skorch.callbacks import Callback
 from torch.nn import functional as F
 
 from ..._utils._random import SEED_MAX, torch_seeded
-from ...search import Fidelity, Proposal
+from ...search import Proposal
 from ._strategies import OneShotStrategy, SupernetTrial
 
 #: The supernet attribute that carries the gradient search between trials (see :class:`ArchitectureStep`).
@@ -359,6 +359,7 @@ class GradientTrial(SupernetTrial):
         self.max_parameter_free = max_parameter_free
 
     def build(self, evaluator, X_train, seed):
+        self.device = evaluator.device
         if self.module is None:
             module = evaluator.standardized(self._new_supernet(evaluator), X_train)
         else:
@@ -474,9 +475,12 @@ class DARTS(OneShotStrategy):
     includes momentum and weight decay); the operations keep their affine
     batch norms and the derived blocks combine by ``'add'`` (see
     :class:`CellSupernet`); the architecture is scored with inherited
-    weights rather than retrained. With several epochs per trial, the
-    evaluator's early stopping may restore the weights (and architecture
-    parameters) of the trial's best epoch.
+    weights rather than retrained; ``warmup_epochs=2`` weight-only epochs
+    first (DARTS has none; later work, e.g. PC-DARTS and SDARTS, warms up
+    to keep early alphas from favouring parameter-free operations, which
+    train fastest); no gradient clipping of the weights (DARTS clips at 5);
+    the second order's extra forward passes also update batch-norm running
+    statistics, which are recalibrated before scoring anyway.
 
     Parameters
     ----------
@@ -614,7 +618,8 @@ class DARTS(OneShotStrategy):
             self.module, architecture, self.space, self._supernet_options(), self.relaxation, self._tau(), initial,
             step, self.memory_limit, type(self).__name__, self.max_parameter_free,
         )
-        proposal = Proposal(architecture, warm_start=trial, keep_model=True, fidelity=Fidelity(self.epochs_per_trial))
+        trial.calibration_seed = self._calibration_seed  # every architecture calibrated on the same images
+        proposal = Proposal(architecture, warm_start=trial, keep_model=True, epochs=self.epochs_per_trial)
         self._seen.add(architecture)
         return proposal if n is None else [proposal]
 
@@ -646,8 +651,9 @@ class GDAS(DARTS):
     Choices and simplifications: no warm-up by default (GDAS has none); the
     architecture optimiser is DARTS's Adam, as in GDAS; first order by
     default (GDAS's update), ``order=2`` is offered, its finite-difference
-    passes drawing the same sample; both cell types are searched (GDAS's
-    paper fixes the reduction cell); the rest as in :class:`DARTS`.
+    passes drawing the same sample; both cell types are searched, as in
+    GDAS (its FRC variant fixes the reduction cell); the rest as in
+    :class:`DARTS`.
 
     Parameters
     ----------

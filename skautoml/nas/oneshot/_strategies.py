@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..._utils._random import SEED_MAX
-from ...search import Fidelity, Proposal, RegularizedEvolution, ReinforceController, Strategy
+from ...search import Proposal, RegularizedEvolution, ReinforceController, Strategy
 
 #: Training samples that set a subnet's batch-norm statistics before it is scored.
 CALIBRATION_SAMPLES = 512
@@ -74,14 +74,17 @@ class SupernetTrial:
         Settings of a new supernet.
     """
 
-    def __init__(self, module, architecture, mode, space, options=None):
+    def __init__(self, module, architecture, mode, space, options=None, calibration_seed=None):
         self.module = module
         self.architecture = architecture
         self.mode = mode
         self.space = space
         self.options = dict(options or {})
+        self.calibration_seed = calibration_seed
+        self.device = "cpu"
 
     def build(self, evaluator, X_train, seed):
+        self.device = evaluator.device
         if self.module is None:
             supernet = self.space.supernet(evaluator.input_shape, evaluator.n_classes, **self.options)
             module = evaluator.standardized(supernet, X_train)
@@ -99,11 +102,12 @@ class SupernetTrial:
 
     def scored(self, module, X_train, seed):
         standardize, supernet = module
-        subnet = nn.Sequential(copy.deepcopy(standardize), supernet.subnet(self.architecture))
-        device = next(supernet.parameters()).device
-        rows = np.random.default_rng(seed).permutation(len(X_train))[:CALIBRATION_SAMPLES]
-        X = torch.as_tensor(X_train[np.sort(rows)], dtype=torch.float32, device=device)
-        return recalibrate_batch_norm(subnet.to(device), X)
+        subnet = nn.Sequential(copy.deepcopy(standardize), supernet.subnet(self.architecture)).to(self.device)
+        # The same calibration images for every architecture of a search (when the strategy fixes them).
+        calibration_seed = seed if self.calibration_seed is None else self.calibration_seed
+        rows = np.random.default_rng(calibration_seed).permutation(len(X_train))[:CALIBRATION_SAMPLES]
+        X = torch.as_tensor(X_train[np.sort(rows)], dtype=torch.float32, device=self.device)
+        return recalibrate_batch_norm(subnet, X)
 
 
 class SubnetWarmStart:
@@ -115,7 +119,8 @@ class SubnetWarmStart:
 
     def build(self, evaluator, X_train, seed):
         trial = SupernetTrial(self.module, self.architecture, None, None)
-        return trial.scored(copy.deepcopy(self.module), X_train, seed).train()
+        trial.device = evaluator.device
+        return trial.scored(self.module, X_train, seed).train()  # the subnet holds copies of the weights
 
 
 class OneShotStrategy(Strategy):
@@ -145,18 +150,21 @@ class OneShotStrategy(Strategy):
         super().reset(space, random_state)
         self.module = None
         self.supernet_epochs_ = 0
+        self._calibration_seed = int(self._rng.integers(SEED_MAX))
         return self
 
     def _supernet_options(self):
         return {}
 
     def _training_trial(self, architecture, mode):
-        trial = SupernetTrial(self.module, architecture, mode, self.space, self._supernet_options())
-        return Proposal(architecture, warm_start=trial, keep_model=True, fidelity=Fidelity(self.epochs_per_trial))
+        trial = SupernetTrial(
+            self.module, architecture, mode, self.space, self._supernet_options(), self._calibration_seed
+        )
+        return Proposal(architecture, warm_start=trial, keep_model=True, epochs=self.epochs_per_trial)
 
     def _search_trial(self, architecture):
-        trial = SupernetTrial(self.module, architecture, None, self.space, self._supernet_options())
-        return Proposal(architecture, warm_start=trial, fidelity=Fidelity(0))
+        trial = SupernetTrial(self.module, architecture, None, self.space, self._supernet_options(), self._calibration_seed)
+        return Proposal(architecture, warm_start=trial, epochs=0)
 
     def tell(self, candidate, result):
         super().tell(candidate, result)
@@ -188,8 +196,11 @@ class SPOS(OneShotStrategy):
 
     Parameters
     ----------
-    supernet_epochs : int, default=20
-        Training trials.
+    supernet_epochs : int, default=10
+        Training trials. Search trials cost a validation pass each, so give
+        the search many more trials than this (``max_trials=100`` or a
+        ``time_budget``): with ``AutoNASClassifier``'s default
+        ``max_trials=20`` half of them train the supernet.
     epochs_per_trial : int, default=1
         Supernet epochs of one training trial.
     population_size, sample_size : int, default=10, 3
@@ -210,7 +221,7 @@ class SPOS(OneShotStrategy):
     [1, 1, 0, 0, 0, 0]
     """
 
-    def __init__(self, supernet_epochs=20, epochs_per_trial=1, population_size=10, sample_size=3):
+    def __init__(self, supernet_epochs=10, epochs_per_trial=1, population_size=10, sample_size=3):
         self.supernet_epochs = supernet_epochs
         self.epochs_per_trial = epochs_per_trial
         self.population_size = population_size
@@ -227,6 +238,8 @@ class SPOS(OneShotStrategy):
         self._check_reset(n)
         if self.supernet_epochs_ < self.supernet_epochs:
             proposals = [self._training_trial(self.space.sample(self._rng), "sample")]
+        elif self.module is None:
+            return None if n is None else []  # every training epoch failed: nothing to search with
         else:
             proposals = [self._search_trial(a) for a in self._evolution.ask(1 if n is None else n)]
         for proposal in proposals:
@@ -249,7 +262,10 @@ class ENAS(OneShotStrategy):
     reward. Simplified from ENAS: the shared weights train on one
     controller-sampled path per trial rather than a new one per batch, and
     the controller learns from one reward per trial (its ``batch_size``
-    trials per update) rather than from validation batches between epochs.
+    trials per update) rather than from validation batches between epochs;
+    batch-norm statistics are recalibrated before a path is scored (SPOS's
+    step, which ENAS does not take). A reward also reflects how recently
+    the path's weights were trained, as in ENAS.
     Trials run one after the other (``n_jobs`` does not parallelise them).
 
     Parameters
