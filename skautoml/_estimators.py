@@ -461,13 +461,13 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
 
         shape, n_classes = self.input_shape_, len(self.classes_)
         refit_batches = math.ceil(n_samples / self.batch_size)
+        steps = _StepCostRatio(self.search_space_, self.final_space_, shape, n_classes, self.batch_size, self.device_)
         cost_ratio = epoch_seconds = None
         if getattr(strategy, "shares_weights", False):
             # Scored with a supernet's weights: the refit's epochs cost what the final network's steps cost.
-            steps = _StepCostRatio(None, self.final_space_, shape, n_classes, self.batch_size, self.device_)
             epoch_seconds = lambda result: steps.seconds(result.architecture) * refit_batches  # noqa: E731
         elif self.final_space_ is not self.search_space_:
-            cost_ratio = _StepCostRatio(self.search_space_, self.final_space_, shape, n_classes, self.batch_size, self.device_)
+            cost_ratio = steps
         return RefitReserve(refit_batches, trial_batches, self._final_epochs, cost_ratio, epoch_seconds)
 
     def _refit(self, evaluator, strategy, results, X, y, base_seed, deadline, warm_start):

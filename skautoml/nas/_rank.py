@@ -24,13 +24,11 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import kendalltau
-from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from skopt.utils import cook_estimator
 from threadpoolctl import threadpool_limits
 
 from .._utils._random import SEED_MAX
+from ..search import fit_surrogate
 from .evaluate import canonical_architecture, load_nas_table
 
 _METRICS = ("valid", "test")
@@ -288,17 +286,7 @@ class SurrogateEstimator:
         span = X.max(0) - self._low
         self._span = np.where(span == 0, 1.0, span)
         seed = int(check_random_state(self.random_state).randint(SEED_MAX))
-        if isinstance(self.surrogate, str):
-            model = cook_estimator(self.surrogate.upper(), space=[(0.0, 1.0)] * X.shape[1], random_state=seed)
-        else:
-            model = clone(self.surrogate)
-            if "random_state" in model.get_params():
-                model.set_params(random_state=seed)
-        with threadpool_limits(1), warnings.catch_warnings():
-            # A length scale at its bound on few, noisy points is expected.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(self._scale(X), y)
-        self.model_, self.n_train_ = model, len(y)
+        self.model_, self.n_train_ = fit_surrogate(self.surrogate, self._scale(X), y, seed), len(y)
         return self
 
     def predict(self, architectures):

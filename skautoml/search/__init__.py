@@ -29,6 +29,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "SuccessiveHalving",
             "SurrogateEvolution",
             "expected_improvement",
+            "fit_surrogate",
             "resolve_strategy",
         ],
     },

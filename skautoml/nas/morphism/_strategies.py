@@ -78,10 +78,7 @@ class MorphismStrategy(Strategy):
                 f"{type(self).__name__} grows networks by morphisms and needs a MorphismSpace; got "
                 f"{type(space).__name__}. Use search_space='morphism' or a MorphismSpace instance."
             )
-        for name in ("max_morphisms",) + self._positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        self._check_positive_ints("max_morphisms", *self._positive_ints)
         if not (isinstance(self.noise, (int, float)) and self.noise >= 0):
             raise ValueError(f"noise must be a float >= 0, got {self.noise!r}.")
         if self.initial is not None and not space.contains(self.initial):

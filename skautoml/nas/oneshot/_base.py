@@ -46,10 +46,15 @@ class Supernet(nn.Module):
 
     def set_path(self, architecture):
         """Use only ``architecture`` (None: sample paths, or the relaxation); returns ``self``."""
-        if architecture is not None and not self.space.contains(architecture):
-            raise ValueError(f"{architecture} is not an architecture of {self.space}.")
+        if architecture is not None:
+            self._check(architecture)
         self.path, self.rng = architecture, None
         return self
+
+    def _check(self, architecture):
+        """A clear ``ValueError`` for an architecture the space does not hold."""
+        if not self.space.contains(architecture):
+            raise ValueError(f"{architecture} is not an architecture of {self.space}.")
 
     def sample_paths(self, rng):
         """Draw a new path ``space.sample(rng)`` at every training forward (rng: a numpy Generator); returns ``self``."""

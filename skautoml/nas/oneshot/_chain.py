@@ -128,10 +128,6 @@ class ChainSupernet(Supernet):
             widths.append((set(space.channels) if convolves else set()) | (widths[-1] if passes_through else set()))
         return widths
 
-    def _check(self, architecture):
-        if not self.space.contains(architecture):
-            raise ValueError(f"{architecture} is not an architecture of {self.space}.")
-
     def _plan(self, architecture):
         """Node shapes, and the module of each parameter-free layer, as ``CNNNet`` builds them for ``input_shape``."""
         _, height, width = self.input_shape

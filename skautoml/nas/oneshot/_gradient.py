@@ -304,8 +304,9 @@ class GradientTrial(SupernetTrial):
     temperature ``tau``; ``net_params`` keeps the architecture parameters
     out of the evaluator's optimiser (a parameter group with learning rate
     and weight decay 0); ``callbacks`` adds the :class:`ArchitectureStep`;
-    ``scored`` (:class:`SupernetTrial`'s) is the subnet of ``architecture``
-    with the inherited weights and recalibrated batch-norm statistics.
+    ``scored`` is the subnet of the architecture derived after training,
+    with the inherited weights and recalibrated batch-norm statistics
+    (:class:`SupernetTrial`'s).
 
     **Memory.** A new supernet's :meth:`~CellSupernet.estimate_memory`
     for the evaluator's batch size is compared with ``memory_limit`` (None:
@@ -349,7 +350,7 @@ class GradientTrial(SupernetTrial):
         self, module, architecture, space, options=None, relaxation="softmax", tau=None, initial=None, step=None,
         memory_limit=None, name="DARTS", max_parameter_free=None,
     ):
-        super().__init__(module, architecture, None, space, options)
+        super().__init__(module, architecture, "relax", space, options)
         self.relaxation = relaxation
         self.tau = tau
         self.initial = initial
@@ -358,18 +359,12 @@ class GradientTrial(SupernetTrial):
         self.name = name
         self.max_parameter_free = max_parameter_free
 
-    def build(self, evaluator, X_train, seed):
-        self.device = evaluator.device
-        if self.module is None:
-            module = evaluator.standardized(self._new_supernet(evaluator), X_train)
-        else:
-            module = copy.deepcopy(self.module)  # the strategy's supernet changes only through a finished trial
+    def _prepare(self, module, seed):
         supernet = module[-1].relax(self.relaxation)
         if self.tau is not None:
             supernet.tau = self.tau
         arch = {id(p) for p in supernet.arch_parameters()}
         self._arch_names = [name for name, p in module.named_parameters() if id(p) in arch]
-        return module
 
     def scored(self, module, X_train, seed):
         """The subnet of the architecture derived from the architecture parameters this trial trained."""
@@ -558,7 +553,7 @@ class DARTS(OneShotStrategy):
         return self
 
     def _check_settings(self):
-        self._check_positive("epochs_per_trial")
+        self._check_positive_ints("epochs_per_trial")
         name = type(self).__name__
         if isinstance(self.order, bool) or self.order not in (1, 2):
             raise ValueError(f"{name} needs order=1 (first order) or order=2 (unrolled); got order={self.order!r}.")
@@ -702,7 +697,7 @@ class GDAS(DARTS):
 
     def _check_settings(self):
         super()._check_settings()
-        self._check_positive("anneal_epochs")
+        self._check_positive_ints("anneal_epochs")
         valid = all(isinstance(t, Real) and not isinstance(t, bool) for t in (self.tau_max, self.tau_min))
         if not (valid and 0 < self.tau_min <= self.tau_max):
             raise ValueError(

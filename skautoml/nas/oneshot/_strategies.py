@@ -13,7 +13,6 @@ trials) or after none (search trials); ``max_trials`` counts both, and
 after the other).
 """
 import copy
-from numbers import Integral
 
 import numpy as np
 import torch
@@ -68,7 +67,8 @@ class SupernetTrial:
     mode : {'sample', 'path'} or None
         What the training epochs train: a new uniform path per batch
         (``'sample'``, SPOS), the architecture's path (``'path'``, ENAS), or
-        nothing to train (None).
+        nothing to train (None). Subclasses add their own (the gradient
+        strategies' ``'relax'``) by overriding ``_prepare``.
     space : SearchSpace
     options : dict
         Settings of a new supernet.
@@ -86,19 +86,25 @@ class SupernetTrial:
     def build(self, evaluator, X_train, seed):
         self.device = evaluator.device
         if self.module is None:
-            supernet = self.space.supernet(evaluator.input_shape, evaluator.n_classes, **self.options)
-            module = evaluator.standardized(supernet, X_train)
+            module = evaluator.standardized(self._new_supernet(evaluator), X_train)
         elif self.mode is None:
             module = self.module  # nothing trains it: scoring copies the subnet's weights out
         else:
             # A copy: the strategy's supernet changes only through a finished trial's result.
             module = copy.deepcopy(self.module)
-        supernet = module[1]
-        if self.mode == "sample":
-            supernet.sample_paths(np.random.default_rng(seed))
-        elif self.mode == "path":
-            supernet.set_path(self.architecture)
+        self._prepare(module, seed)
         return module
+
+    def _new_supernet(self, evaluator):
+        """The supernet of the first trial."""
+        return self.space.supernet(evaluator.input_shape, evaluator.n_classes, **self.options)
+
+    def _prepare(self, module, seed):
+        """Put the supernet (``module[-1]``) in the mode this trial trains."""
+        if self.mode == "sample":
+            module[-1].sample_paths(np.random.default_rng(seed))
+        elif self.mode == "path":
+            module[-1].set_path(self.architecture)
 
     def scored(self, module, X_train, seed):
         standardize, supernet = module
@@ -133,12 +139,6 @@ class OneShotStrategy(Strategy):
     """
 
     shares_weights = True
-
-    def _check_positive(self, *names):
-        for name in names:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(f"{type(self).__name__} needs a positive integer {name}; got {name}={value!r}.")
 
     def reset(self, space, random_state=None):
         if not callable(getattr(space, "supernet", None)):
@@ -228,7 +228,7 @@ class SPOS(OneShotStrategy):
         self.sample_size = sample_size
 
     def reset(self, space, random_state=None):
-        self._check_positive("supernet_epochs", "epochs_per_trial")
+        self._check_positive_ints("supernet_epochs", "epochs_per_trial")
         super().reset(space, random_state)
         evolution = RegularizedEvolution(self.population_size, self.sample_size)
         self._evolution = evolution.reset(space, int(self._rng.integers(SEED_MAX)))
@@ -294,7 +294,7 @@ class ENAS(OneShotStrategy):
         self.controller = controller
 
     def reset(self, space, random_state=None):
-        self._check_positive("epochs_per_trial")
+        self._check_positive_ints("epochs_per_trial")
         super().reset(space, random_state)
         controller = ReinforceController() if self.controller is None else copy.deepcopy(self.controller)
         self._controller = controller.reset(space, int(self._rng.integers(SEED_MAX)))

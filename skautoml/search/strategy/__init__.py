@@ -40,11 +40,11 @@ def resolve_strategy(strategy, named=None):
     return getattr(importlib.import_module(module, __name__), name)()
 
 
-_getattr, __dir__, __all__ = lazy_exports(
+__getattr__, _dir, __all__ = lazy_exports(
     __name__,
     {
         "._base": ["Strategy"],
-        "._bayesian": ["BayesianOptimization", "expected_improvement"],
+        "._bayesian": ["BayesianOptimization", "expected_improvement", "fit_surrogate"],
         "._evolution": ["RegularizedEvolution"],
         "._hybrid": ["SurrogateEvolution"],
         "._hyperband": ["BOHB", "Hyperband", "SuccessiveHalving"],
@@ -52,11 +52,7 @@ _getattr, __dir__, __all__ = lazy_exports(
         "._reinforce": ["ReinforceController"],
     },
 )
-__all__ = __all__ + ["STRATEGIES", "resolve_strategy"]
-
-
-def __getattr__(name):
-    return _getattr(name)
+__all__ = [*__all__, "STRATEGIES", "resolve_strategy"]
 
 
 def __dir__():

@@ -1,5 +1,6 @@
 """The strategy contract: ask for architectures, tell their results."""
 from abc import ABC, abstractmethod
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -48,6 +49,13 @@ class Strategy(BaseEstimator, ABC):
         if n is None:
             return self._propose()
         return [self._propose() for _ in range(n)]
+
+    def _check_positive_ints(self, *names):
+        """A clear ``ValueError`` for the first of the settings ``names`` that is not an integer >= 1."""
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
 
     def _check_reset(self, n=None):
         """The errors of an ``ask(n)`` before :meth:`reset` or with ``n < 1``."""

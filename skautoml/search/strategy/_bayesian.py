@@ -1,7 +1,7 @@
 """Bayesian optimisation over the encodings of a search space, on scikit-optimize's surrogates."""
 import math
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -47,20 +47,41 @@ def expected_improvement(space, scored, candidates, surrogate="gp", xi=0.01, ran
     span = np.maximum(encoded.max(0), pool.max(0)) - low
     span[span == 0] = 1.0
     encoded, pool = (encoded - low) / span, (pool - low) / span
+    # scikit-optimize minimises: the surrogate models minus the score.
+    losses = -np.array([score for _, score in scored], dtype=float)
+    model = fit_surrogate(surrogate, encoded, losses, random_state)
+    with threadpool_limits(1):
+        return gaussian_ei(pool, model, y_opt=losses.min(), xi=xi)
+
+
+def fit_surrogate(surrogate, X, y, random_state=None):
+    """A surrogate model fitted to ``X -> y``, features scaled to [0, 1].
+
+    Parameters
+    ----------
+    surrogate : {'gp', 'rf'} or regressor
+        scikit-optimize's default Gaussian process (over the unit cube) or
+        random forest, or a regressor, cloned (its ``random_state`` set).
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    random_state : int or None
+
+    Returns
+    -------
+    model : the fitted regressor
+    """
     if isinstance(surrogate, str):
-        model = cook_estimator(surrogate.upper(), space=[(0.0, 1.0)] * encoded.shape[1], random_state=random_state)
+        model = cook_estimator(surrogate.upper(), space=[(0.0, 1.0)] * X.shape[1], random_state=random_state)
     else:
         model = clone(surrogate)
         if "random_state" in model.get_params():
             model.set_params(random_state=random_state)
-    # scikit-optimize minimises: the surrogate models minus the score.
-    losses = -np.array([score for _, score in scored], dtype=float)
     # BLAS threads cost more than they save on matrices this small.
     with threadpool_limits(1), warnings.catch_warnings():
         # Few, noisy points often put a length scale at its bound; that is expected.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(encoded, losses)
-        return gaussian_ei(pool, model, y_opt=losses.min(), xi=xi)
+        model.fit(X, y)
+    return model
 
 
 def candidate_pool(space, parents, n_candidates, rng, seen=()):
@@ -143,10 +164,7 @@ class BayesianOptimization(Strategy):
                 f"surrogate must be one of {_SURROGATES} or a regressor whose predict takes "
                 f"return_std=True, got {self.surrogate!r}."
             )
-        for name in ("n_initial", "n_candidates"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        self._check_positive_ints("n_initial", "n_candidates")
         if isinstance(self.xi, bool) or not isinstance(self.xi, Real) or self.xi < 0:
             raise ValueError(f"xi must be a non-negative number, got {self.xi!r}.")
         super().reset(space, random_state)

@@ -72,9 +72,7 @@ class SurrogateEvolution(RegularizedEvolution):
                 f"surrogate must be one of {_SURROGATES} or a regressor whose predict takes "
                 f"return_std=True, got {self.surrogate!r}."
             )
-        value = self.n_candidates
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"n_candidates must be a positive integer, got {value!r}.")
+        self._check_positive_ints("n_candidates")
         super().reset(space, random_state)
         self._brood = (None, [])  # (history length, children by falling improvement)
         return self

@@ -182,15 +182,9 @@ class SuccessiveHalving(Strategy):
         n_configs = self.eta**s if self.n_configs is None else self.n_configs
         return [halving_rungs(n_configs, s, self.eta)]
 
-    def ask(self, n=None):
-        """One :class:`~skautoml.search.Proposal`, or a list of ``n`` to evaluate in parallel."""
-        if not hasattr(self, "_rng"):
-            raise RuntimeError(f"call {type(self).__name__}.reset(space, random_state) before ask().")
-        if n is None:
-            return self._next_proposal()
-        if n < 1:
-            raise ValueError(f"ask(n) needs n >= 1; got n={n}.")
-        return [self._next_proposal() for _ in range(n)]
+    def _propose(self):
+        # ``ask`` (the base's) gives :class:`~skautoml.search.Proposal` values: an architecture and its resource.
+        return self._next_proposal()
 
     def _ask_one(self):
         return self._next_proposal().architecture

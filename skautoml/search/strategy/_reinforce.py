@@ -17,7 +17,7 @@ This module knows no space: every space of skautoml offers the protocol itself.
 import math
 import warnings
 from collections import defaultdict, deque
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -230,10 +230,7 @@ class ReinforceController(Strategy):
         self.batch_size = batch_size
 
     def _check_params(self):
-        for name in ("hidden_size", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        self._check_positive_ints("hidden_size", "batch_size")
         checks = (
             ("lr", lambda v: v > 0, "a positive number"),
             ("baseline_decay", lambda v: 0 <= v < 1, "a number in [0, 1)"),
