@@ -16,20 +16,17 @@ import time
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from _common import machine_info, write_json
+from _images import digits_images
 from skautoml.nas import Budget, CNNSpace, Evaluator, Fidelity, RandomSearch, run_search
 from skautoml.nas.oneshot import SPOS
 
 
 def digits(size):
-    X, y = load_digits(return_X_y=True)
-    X = torch.as_tensor(X.reshape(-1, 1, 8, 8), dtype=torch.float32)
-    if size != 8:
-        X = torch.nn.functional.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
-    X_train, X_valid, y_train, y_valid = train_test_split(X.numpy(), y, test_size=0.25, stratify=y, random_state=0)
+    X, y = digits_images(size)
+    X_train, X_valid, y_train, y_valid = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
     return X_train, y_train, X_valid, y_valid
 
 

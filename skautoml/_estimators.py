@@ -19,9 +19,12 @@ from ._utils._random import SEED_MAX, torch_seeded
 from ._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._utils._device import resolve_device
 from ._utils._validation import validate_network_input
-from .nas import NAS_STRATEGIES, SPACES, STRATEGIES, CNNSpace, CurveExtrapolation, Evaluator, MedianStopping, MLPSpace, MorphismSpace
+from .nas import (
+    NAS_STRATEGIES, SPACES, STRATEGIES, CNNSpace, CurveExtrapolation, Evaluator, MedianStopping, MLPSpace, MorphismSpace,
+    SearchPlan, plan_search, stem_stride_for,
+)
 
-from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, UniformAugment
+from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, RandomCrop, UniformAugment
 from .search import RESOURCES, Budget, Fidelity, RefitReserve, fidelity_at, resolve_strategy, run_search, trial_seed
 
 #: Names accepted by ``AutoNASClassifier(augment=...)``, besides 'auto'.
@@ -31,6 +34,15 @@ AUGMENTATIONS = {
     "mixup": lambda: BatchAugment(mix="mixup"),
     "cutmix": lambda: BatchAugment(mix="cutmix"),
 }
+
+
+def light_augment(input_shape):
+    """``augment='light'``: random whole-pixel shifts of up to 7.5 % of the side (2 pixels of 28) for images
+    of at least 16 pixels a side, None for smaller images (a pixel of 8 is an eighth of the digit) and tables."""
+    if stem_stride_for(input_shape) == 1:
+        return None
+    return BatchAugment(RandomCrop(magnitude=0.3, probability=1.0))
+
 
 #: Names accepted by ``AutoNASClassifier(trial_stopping=...)``.
 TRIAL_STOPPING = {"median": MedianStopping, "extrapolation": CurveExtrapolation}
@@ -79,14 +91,25 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         (:class:`~skautoml.nas.CellSpace`, NASNet/DARTS cells), ``'factorized'``
         (:class:`~skautoml.nas.FactorizedSpace`, MnasNet-like stages) and
         ``'hierarchical'`` (:class:`~skautoml.nas.HierarchicalSpace`, motifs of
-        motifs) take images; ``'morphism'`` is
+        motifs) take images (``'auto'`` gives images of at least 16 pixels a
+        side a stem of stride 2, see :func:`~skautoml.nas.plan_search`); ``'morphism'`` is
         :class:`~skautoml.nas.MorphismSpace` (chains that morphisms grow) of the
         input's kind.
-    strategy : {'evolution', 'random', 'bayesian', 'reinforce', 'evolution+smbo', \
+    strategy : {'auto', 'evolution', 'random', 'bayesian', 'reinforce', 'evolution+smbo', \
             'successive_halving', 'hyperband', 'bohb', 'hill_climbing', 'morphism_bo', 'spos', 'enas', \
             'darts', 'gdas', 'pcdarts'} \
-            or Strategy, default='evolution'
-        How architectures are proposed: regularised evolution, random search,
+            or Strategy, default='auto'
+        How architectures are proposed. ``'auto'`` chooses from the data
+        size, the budget and measured training-step times
+        (:func:`~skautoml.nas.plan_search`; ``plan_`` says what and why):
+        without a time budget, or when it holds 40 full trials and the
+        refit, regularised evolution at full fidelity; otherwise successive
+        halving of 27 architectures over epochs, starting with a known-good
+        one, the last half of the budget kept for the refit (which trains
+        the epochs the time left holds), and the full-fidelity epochs (at
+        most ``max_epochs``) and, if need be, the share of the training
+        split cut so that a bracket fits the first half. The others:
+        regularised evolution, random search,
         Bayesian optimisation (scikit-optimize's Gaussian process), a REINFORCE
         recurrent controller, evolution whose children a surrogate screens, successive
         halving, Hyperband and BOHB over the fidelity (see ``resource``), or
@@ -103,9 +126,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         trial's share of the full fidelity, by proposing
         :class:`~skautoml.search.Proposal` values (the multi-fidelity ones do;
         see ``resource``).
-    max_trials : int or None, default=20
-        Trials to run at most, at any fidelity. At least one of ``max_trials``
-        and ``time_budget`` must be set.
+    max_trials : int, None or 'auto', default='auto'
+        Trials to run at most, at any fidelity. ``'auto'``: 20 without a
+        time budget, no limit with one (the budget ends the search). At
+        least one of ``max_trials`` and ``time_budget`` must be set.
     time_budget : float or None, default=None
         Seconds for the whole ``fit``, refit included. No trial starts when the
         time left would not hold it and the expected refit, and trials stop
@@ -147,10 +171,15 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
     input_shape : tuple of int, default=None
         ``(height, width)`` or ``(channels, height, width)`` of each row when
         2-D input holds flattened images.
-    augment : {None, 'auto', 'randaugment', 'uniformaugment', 'mixup', 'cutmix'} or callable, default=None
+    augment : {'light', None, 'auto', 'randaugment', 'uniformaugment', 'mixup', 'cutmix'} or callable, \
+            default='light'
         Augmentation of every training batch of image data, in every trial
         and in the refit (validation and prediction are never augmented).
-        The names stand for :class:`~skautoml.prep.augment.RandAugment`,
+        ``'light'`` shifts images of at least 16 pixels a side by up to 7.5 %
+        of the side (2 pixels of 28; :class:`~skautoml.prep.augment.RandomCrop`)
+        and leaves smaller images (a pixel of an 8x8 digit is an eighth of
+        it) and tables alone; None never augments. The other names stand
+        for :class:`~skautoml.prep.augment.RandAugment`,
         :class:`~skautoml.prep.augment.UniformAugment` and label-mixing mixup
         and cutmix (trained on the mixed soft labels). ``'auto'`` first
         searches a policy on the training split with
@@ -237,6 +266,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         else None).
     search_space_ : SearchSpace
         The space searched.
+    plan_ : SearchPlan
+        The strategy and full fidelity the search ran with (chosen by
+        ``strategy='auto'``, else the parameters as given), and why.
     final_space_ : SearchSpace
         The space ``best_estimator_`` was built in: ``search_space_``, or its
         deeper version when ``final_cells`` or ``final_channels`` is set.
@@ -281,8 +313,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"auto", "morphism", *SPACES}),
             HasMethods(["sample", "mutate", "encode", "build"]),
         ],
-        "strategy": [StrOptions(set(STRATEGIES)), HasMethods(["reset", "ask", "tell"])],
-        "max_trials": [Interval(Integral, 1, None, closed="left"), None],
+        "strategy": [StrOptions({"auto", *STRATEGIES}), HasMethods(["reset", "ask", "tell"])],
+        "max_trials": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "time_budget": [Interval(Real, 0, None, closed="neither"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -293,7 +325,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         "trial_stopping": [StrOptions(set(TRIAL_STOPPING)), HasMethods(["reset", "observe", "should_stop"]), None],
         "resource": [StrOptions(set(RESOURCES))],
         "input_shape": [tuple, list, None],
-        "augment": [StrOptions({"auto", *AUGMENTATIONS}), callable, None],
+        "augment": [StrOptions({"auto", "light", *AUGMENTATIONS}), callable, None],
         "device": [str],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -308,8 +340,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         search_space="auto",
-        strategy="evolution",
-        max_trials=20,
+        strategy="auto",
+        max_trials="auto",
         time_budget=None,
         max_epochs=30,
         validation_fraction=0.2,
@@ -320,7 +352,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         trial_stopping=None,
         resource="epochs",
         input_shape=None,
-        augment=None,
+        augment="light",
         device="auto",
         n_jobs=None,
         random_state=None,
@@ -371,7 +403,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         """
         if self.max_trials is None and self.time_budget is None:
             raise ValueError("max_trials and time_budget are both None: set at least one of them to bound the search.")
-        budget = Budget(self.max_trials, self.time_budget, self.max_epochs).start()
+        max_trials = self.max_trials
+        if max_trials == "auto":
+            max_trials = 20 if self.time_budget is None else None
+        budget = Budget(max_trials, self.time_budget, self.max_epochs).start()
         X, y = validate_network_input(self, X, y, reset=True, input_shape=self.input_shape)
         y_encoded = self._encode_labels(y)
         self.device_ = resolve_device(self.device)
@@ -383,22 +418,27 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.augment_ = self._resolve_augment(data, base_seed)
         self.trial_stopping_ = self._resolve_trial_stopping()
         evaluator = self._evaluator(self.search_space_)
-        strategy = resolve_strategy(self.strategy, NAS_STRATEGIES).reset(self.search_space_, base_seed)
+        self.plan_ = self._plan(len(X), len(data[0]), budget, base_seed)
+        budget.max_epochs = self.plan_.max_epochs
+        strategy = resolve_strategy(self.plan_.strategy, NAS_STRATEGIES).reset(self.search_space_, base_seed)
         inherit = self._inherits(strategy)
         if self.refit:
-            budget.refit_reserve = self._refit_reserve(len(X), len(data[0]), strategy)
+            reserve = self._refit_reserve(len(X), len(data[0]), strategy)
+            # A plan that gives the refit a share of the budget keeps that share back, whatever the trials say.
+            fixed = self.plan_.final_seconds
+            budget.refit_reserve = reserve if fixed is None else (lambda results, time_budget: fixed)
 
         results = run_search(
             strategy,
             evaluator,
             data,
-            Fidelity(budget.max_epochs, self.data_fraction),
+            Fidelity(self.plan_.max_epochs, self.plan_.data_fraction),
             budget,
             base_seed,
             n_jobs=self.n_jobs,
             verbose=self.verbose,
             description="NAS",
-            resource=self.resource,
+            resource=self.plan_.resource,
         )
         self.search_seconds_ = budget.elapsed
         self._record(results)
@@ -413,11 +453,33 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                     "from scratch.",
                     UserWarning,
                 )
-            self._refit(evaluator, strategy, results, X, y_encoded, base_seed, budget.refit_deadline(results), warm_start)
+            self._refit(evaluator, strategy, results, X, y_encoded, base_seed, budget, reserve, warm_start)
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
         if self.verbose:
             print(self.summary())
         return self
+
+    def _plan(self, n_samples, n_train, budget, seed):
+        """The :class:`SearchPlan`: ``plan_search``'s under ``strategy='auto'``, else the parameters as given."""
+        if self.strategy != "auto":
+            return SearchPlan(
+                self.strategy, self.max_epochs, self.data_fraction, self.resource, "the strategy and fidelity as given",
+                final_epochs=self.final_epochs,
+            )
+        args = (self.input_shape_, len(self.classes_), self.batch_size, self.device_)
+        time_left = None if budget.time_budget is None else budget.time_budget - budget.elapsed
+        return plan_search(
+            self.search_space_,
+            n_train,
+            n_samples,
+            time_left,
+            self.max_epochs,
+            self.batch_size,
+            lambda architecture: _step_seconds(self.search_space_, architecture, *args),
+            data_fraction=self.data_fraction,
+            final_epochs=self.final_epochs,
+            random_state=seed,
+        )
 
     def _evaluator(self, space):
         """The evaluator that trains networks of ``space`` with this estimator's settings."""
@@ -453,10 +515,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
 
     def _refit_reserve(self, n_samples, n_train, strategy):
         """The :class:`~skautoml.search.RefitReserve` of this search: the refit repeats the best trial on all the data."""
-        full = Fidelity(self.max_epochs, self.data_fraction)
+        full = Fidelity(self.plan_.max_epochs, self.plan_.data_fraction)
 
         def trial_batches(resource):
-            fraction = fidelity_at(full, resource, self.resource).data_fraction
+            fraction = fidelity_at(full, resource, self.plan_.resource).data_fraction
             return math.ceil(fraction * n_train / self.batch_size)
 
         shape, n_classes = self.input_shape_, len(self.classes_)
@@ -470,18 +532,28 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             cost_ratio = steps
         return RefitReserve(refit_batches, trial_batches, self._final_epochs, cost_ratio, epoch_seconds)
 
-    def _refit(self, evaluator, strategy, results, X, y, base_seed, deadline, warm_start):
-        """Train the best architecture on all of ``X, y`` into ``best_estimator_`` (from ``warm_start`` when given)."""
-        epochs = self._final_epochs(results[self.best_index_])
+    def _refit(self, evaluator, strategy, results, X, y, base_seed, budget, reserve, warm_start):
+        """Train the best architecture on all of ``X, y`` into ``best_estimator_`` (from ``warm_start`` when given).
+
+        Under a plan's ``final_seconds``, the refit trains the epochs that the time left holds, as
+        ``reserve`` prices one epoch of the best trial, on a cosine schedule of that length.
+        """
+        plan = self.plan_
+        if plan.final_seconds is None:
+            epochs = self._final_epochs(results[self.best_index_])
+            schedule_epochs = plan.max_epochs if plan.final_epochs is None else plan.final_epochs
+        else:
+            per_epoch = dataclasses.replace(reserve, refit_epochs=lambda result: 1)(results, budget.time_budget)
+            epochs = schedule_epochs = max(1, int((budget.time_budget - budget.elapsed) / max(per_epoch, 1e-9)))
         trainer = evaluator if self.final_space_ is self.search_space_ else self._evaluator(self.final_space_)
         self.best_estimator_ = trainer.fit_final(
             self.best_architecture_,
             X,
             y,
             epochs=epochs,
-            schedule_epochs=self.max_epochs if self.final_epochs is None else self.final_epochs,
+            schedule_epochs=schedule_epochs,
             seed=trial_seed(base_seed, self.best_index_),
-            deadline=deadline,
+            deadline=budget.refit_deadline(results),
             verbose=int(self.verbose >= 2),
             warm_start=warm_start,
         )
@@ -494,8 +566,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _final_epochs(self, best):
-        """Epochs of the refit of the trial ``best``: ``final_epochs``, else its best epoch, else ``max_epochs``."""
-        return self.final_epochs if self.final_epochs is not None else _refit_epochs(best, self.max_epochs)
+        """Epochs of the refit of the trial ``best``: the plan's ``final_epochs``, else its best epoch, else ``max_epochs``."""
+        if self.plan_.final_epochs is not None:
+            return self.plan_.final_epochs
+        return _refit_epochs(best, self.plan_.max_epochs)
 
     def _resolve_final_space(self):
         """The space of the final network: the searched one, or it stacked deeper and wider."""
@@ -539,7 +613,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
     def _resolve_space(self):
         images = len(self.input_shape_) == 3
         if self.search_space == "auto":
-            return CNNSpace() if images else MLPSpace()
+            return CNNSpace(stem_stride=stem_stride_for(self.input_shape_)) if images else MLPSpace()
         if self.search_space == "morphism":
             return MorphismSpace(kind="cnn" if images else "mlp")
         space = SPACES[self.search_space]() if isinstance(self.search_space, str) else self.search_space
@@ -556,11 +630,13 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             del self.augment_search_  # from an earlier fit
         if self.augment is None:
             return None
+        if self.augment == "light":
+            return light_augment(self.input_shape_)
         if len(self.input_shape_) != 3:
             raise ValueError(
                 f"augment={self.augment!r} augments images, but X is tabular with "
                 f"{self.n_features_in_} features. Pass (N, H, W) or (N, C, H, W) arrays, set "
-                "input_shape for flattened images, or leave augment=None."
+                "input_shape for flattened images, or set augment='light' or None."
             )
         if isinstance(self.augment, BatchAugment):
             return self.augment
@@ -651,6 +727,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         lines = [
             f"{type(self).__name__}: {self.n_trials_} trials ({n_failed} failed) in "
             f"{self.search_seconds_:.1f} s on {self.device_}; refit {self.refit_seconds_:.1f} s.",
+            f"Search plan: {self.plan_.reason}.",
             f"Training batches augmented with {self.augment_!r}." if self.augment_ is not None else "No augmentation.",
             f"Best validation accuracy {self.best_score_:.4f} (trial {self.best_index_}): "
             f"{self.best_architecture_}",

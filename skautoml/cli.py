@@ -44,7 +44,9 @@ def main(argv=None):
     demo_parser.add_argument("--time-budget", type=float, default=60.0, help="seconds for the whole fit (default 60)")
     demo_parser.add_argument("--max-trials", type=int, default=None, help="trials at most (default: no limit)")
     demo_parser.add_argument("--max-epochs", type=int, default=20, help="epochs per trial (default 20)")
-    demo_parser.add_argument("--strategy", default="evolution", choices=["evolution", "random"])
+    demo_parser.add_argument(
+        "--strategy", default="auto", choices=["auto", "evolution", "random"], help="default: planned from the budget"
+    )
     demo_parser.add_argument("--n-jobs", type=int, default=None, help="parallel trials (default 1)")
     demo_parser.add_argument("--random-state", type=int, default=0)
     demo_parser.set_defaults(run=demo)

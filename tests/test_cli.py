@@ -11,6 +11,7 @@ def test_demo_prints_progress_leaderboard_and_held_out_accuracy(capsys):
     assert "demo: architecture search on digits" in captured.out
     assert "rank trial" in captured.out and "Best validation accuracy" in captured.out
     assert "Held-out accuracy" in captured.out
+    assert "Search plan:" in captured.out  # strategy='auto' says what it chose
     assert "NAS" in captured.err  # progress bar
 
 

@@ -156,6 +156,14 @@ def check_time_budget(ns, out):
     assert clf.n_trials_ == len(clf.search_results_["trial"]) >= 1 and hasattr(clf, "best_estimator_")
 
 
+def check_plan(ns, out):
+    plan = ns["plan"]
+    reason, numbers = out.splitlines()
+    assert reason == plan.reason and "successive halving of 27 architectures" in reason
+    # 29 batches of 1.5 * 0.02 s an epoch; 90 s for a bracket of nine full trials: 11 epochs.
+    assert numbers == f"{plan.max_epochs} {plan.final_seconds}" == "11 90.0"
+
+
 def check_leaderboard(ns, out):
     table, clf = ns["table"], ns["clf"]
     assert table["rank"].tolist() == [1, 2, 3]
@@ -259,8 +267,9 @@ CHECKS = {
     ("nas.md", '"hill_climbing"'): check_hyperband_and_morphism,
     ("nas.md", "final_cells="): check_two_stage,
     ("nas.md", "TabularEvaluator.load_default()"): check_tabular_regret,
-    ("nas.md", "time_budget="): check_time_budget,
+    ("nas.md", "max_trials=None, time_budget=10"): check_time_budget,
     ("nas.md", "pd.DataFrame(clf.search_results_)"): check_leaderboard,
+    ("nas.md", "plan_search("): check_plan,
     ("nas.md", "SPOS(supernet_epochs=3)"): check_one_shot,
     ("prep.md", "DropUninformativeColumns()"): check_cleaning_pipeline,
     ("prep.md", "CleaningSearch("): check_cleaning_search,

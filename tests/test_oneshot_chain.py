@@ -26,6 +26,9 @@ SETTINGS = [
         ),
         (1, 16, 16),
     ),
+    # A downsampling stem, also on an odd side (15 -> 8) and a side of one that it leaves alone.
+    (CNNSpace(min_layers=1, max_layers=3, channels=(4, 8), stem_channels=(4, 8), stem_stride=2), (1, 15, 16)),
+    (CNNSpace(min_layers=1, max_layers=3, channels=(4,), stem_channels=(4,), stem_stride=2), (2, 1, 12)),
 ]
 
 

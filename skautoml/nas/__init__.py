@@ -82,6 +82,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "seed_noise_sample",
             "top_k_overlap",
         ],
+        "._plan": ["SearchPlan", "known_good_architecture", "plan_search", "stem_stride_for"],
         "._registry": ["NAS_STRATEGIES", "SPACES", "STRATEGIES"],
     },
 )

@@ -3,7 +3,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..space._chain import _PARAMETER_FREE, CNNSpace, _skip_pairs
-from ..space._modules import _build_operation, conv_bn
+from ..space._modules import _axis_strides, _build_operation, conv_bn, stem_resolution
 from ._base import Supernet
 
 
@@ -98,7 +98,8 @@ class ChainSupernet(Supernet):
         super().__init__(space, tuple(int(v) for v in input_shape), n_outputs)
         widths = self._node_widths()
         n_in, height, width = self.input_shape
-        self.stem = conv_bn(n_in, max(space.stem_channels), 3)
+        self.stem = conv_bn(n_in, max(space.stem_channels), 3, stride=_axis_strides(space.stem_stride, height, width))
+        height, width = stem_resolution(space.stem_stride, height, width)
         self.ops = nn.ModuleList()
         for position in range(space.max_layers):
             blocks = nn.ModuleDict()
@@ -131,7 +132,7 @@ class ChainSupernet(Supernet):
     def _plan(self, architecture):
         """Node shapes, and the module of each parameter-free layer, as ``CNNNet`` builds them for ``input_shape``."""
         _, height, width = self.input_shape
-        shapes, pools = [(architecture.stem_channels, height, width)], {}
+        shapes, pools = [(architecture.stem_channels, *stem_resolution(self.space.stem_stride, height, width))], {}
         for position, layer in enumerate(architecture.layers):
             channels, h, w = shapes[-1]
             if layer.op in _PARAMETER_FREE:

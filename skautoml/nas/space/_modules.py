@@ -98,6 +98,12 @@ def conv_bn(n_in, n_out, kernel_size=1, stride=1, dilation=1, groups=1, separabl
     return nn.Sequential(*before, *convs, nn.BatchNorm2d(n_out), *after)
 
 
+def stem_resolution(stride, height, width):
+    """Height and width after a 3x3 stem convolution of ``stride`` (padding 1; an axis of length 1 is left alone)."""
+    stride_h, stride_w = _axis_strides(stride, height, width)
+    return math.ceil(height / stride_h), math.ceil(width / stride_w)
+
+
 def _axis_strides(stride, height, width):
     """Per-axis stride that leaves an axis of length 1 alone, so feature maps never shrink below 1x1."""
     return (stride if height > 1 else 1, stride if width > 1 else 1)
@@ -141,18 +147,19 @@ class SkipProjection(nn.Module):
 
 
 class CNNNet(nn.Module):
-    """Stem convolution, a chain of layers with optional skips, global-pooling head.
+    """Stem convolution (of ``stem_stride``), a chain of layers with optional skips, global-pooling head.
 
     Node 0 is the stem's output and node ``k`` the output of layer ``k``; a
     skip ``(i, j)`` adds node ``i`` to the input of layer ``j`` (``j = L + 1``
     is the head).
     """
 
-    def __init__(self, architecture, input_shape, n_outputs):
+    def __init__(self, architecture, input_shape, n_outputs, stem_stride=1):
         super().__init__()
         n_channels, height, width = input_shape
-        self.stem = conv_bn(n_channels, architecture.stem_channels, 3)
-        shapes = [(architecture.stem_channels, height, width)]
+        strides = _axis_strides(stem_stride, height, width)
+        self.stem = conv_bn(n_channels, architecture.stem_channels, 3, stride=strides)
+        shapes = [(architecture.stem_channels, *stem_resolution(stem_stride, height, width))]
         self.layers = nn.ModuleList()
         self.skips = nn.ModuleDict()
         self.skip_sources = {}

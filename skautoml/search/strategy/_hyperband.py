@@ -119,6 +119,9 @@ class SuccessiveHalving(Strategy):
     n_configs : int or None, default=None
         Architectures per bracket; None starts ``eta**s``, so that one reaches
         full fidelity.
+    initial_architectures : tuple, default=()
+        Architectures the first bracket starts with, before random ones (a
+        known-good network, starting points from an earlier search).
 
     Attributes
     ----------
@@ -144,10 +147,11 @@ class SuccessiveHalving(Strategy):
 
     multi_fidelity = True
 
-    def __init__(self, eta=3, min_resource=1 / 9, n_configs=None):
+    def __init__(self, eta=3, min_resource=1 / 9, n_configs=None, initial_architectures=()):
         self.eta = eta
         self.min_resource = min_resource
         self.n_configs = n_configs
+        self.initial_architectures = initial_architectures
 
     def reset(self, space, random_state=None):
         self._check_params()
@@ -156,6 +160,12 @@ class SuccessiveHalving(Strategy):
         self._active = []  # brackets still running, oldest first
         self._n_brackets = 0
         self._pending = defaultdict(list)  # architecture -> [(bracket, rung, slot)], oldest first
+        self._initial = list(getattr(self, "initial_architectures", ()))
+        for architecture in self._initial:
+            if not space.contains(architecture):
+                raise ValueError(
+                    f"{type(self).__name__}: initial architecture {architecture} is not in {type(space).__name__}."
+                )
         return self
 
     def _check_params(self):
@@ -204,7 +214,9 @@ class SuccessiveHalving(Strategy):
         return self._issue(bracket, 0, self._new_architecture())
 
     def _new_architecture(self):
-        """An architecture for the lowest rung of a bracket."""
+        """An architecture for the lowest rung of a bracket: the initial ones first, then unseen random ones."""
+        if self._initial:
+            return self._initial.pop(0)
         return self.space.sample_unseen(self._rng, self._seen)
 
     def _issue(self, bracket, rung, architecture):

@@ -1,0 +1,224 @@
+"""Budget-aware defaults: the plan is a function of the data shape, the sample count, the budget and step times."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from skautoml import AutoNASClassifier
+from skautoml.nas import (
+    CellSpace,
+    CNNSpace,
+    MLPSpace,
+    SuccessiveHalving,
+    known_good_architecture,
+    plan_search,
+    stem_stride_for,
+)
+from skautoml.nas._plan import FINAL_SHARE, MIN_ARCHITECTURES, MIN_DATA_FRACTION, STEP_SAMPLES, TRIAL_OVERHEAD
+
+
+def plan(step, n_train=1000, n_samples=1250, time_budget=180, max_epochs=30, **kwargs):
+    """The plan when a trial's step (the measured pass times the overhead) takes ``step`` seconds."""
+    measured = step / TRIAL_OVERHEAD
+    return plan_search(CNNSpace(), n_train, n_samples, time_budget, max_epochs, 64, lambda a: measured, **kwargs)
+
+
+def test_without_a_time_budget_evolution_runs_full_trials():
+    result = plan(step=10.0, time_budget=None)
+    assert (result.strategy, result.max_epochs, result.data_fraction) == ("evolution", 30, 1.0)
+    assert result.final_epochs is None
+
+
+def test_a_budget_that_holds_enough_full_trials_keeps_full_fidelity():
+    # 16 batches of 1 ms: 16 ms an epoch, 0.48 s a trial; 180 s hold far more than 2 x 20 of them.
+    result = plan(step=1e-3)
+    assert (result.strategy, result.max_epochs, result.data_fraction) == ("evolution", 30, 1.0)
+    assert result.trial_seconds == pytest.approx(30 * 16 * 1e-3)
+
+
+def test_a_tight_budget_halves_27_architectures_over_epochs():
+    # 0.8 s an epoch of 16 batches, 1 s a refit epoch of 20: 24 s a full trial, about 6 in 180 s.
+    result = plan(step=0.05)
+    strategy = result.strategy
+    assert isinstance(strategy, SuccessiveHalving)
+    assert strategy.n_configs >= MIN_ARCHITECTURES and strategy.eta == 3
+    assert strategy.initial_architectures == (known_good_architecture(CNNSpace()),)
+    # The refit trains for the last half of the budget; a bracket costs nine full trials, so its
+    # full fidelity is the epochs that let nine trials fit the first 90 s.
+    assert FINAL_SHARE * 180 == 90
+    assert (result.final_epochs, result.final_seconds) == (None, 90)
+    assert result.max_epochs == int(90 / (9 * 0.8)) == 12
+    assert result.data_fraction == 1.0
+
+
+def test_full_fidelity_needs_a_margin_over_the_minimum_of_architectures():
+    # 0.2 s trials of 30 epochs and a 0.25 s refit: the budget holds n_full = (T - 0.25) / 0.2 trials.
+    step = 0.2 / (30 * 16)
+    assert plan(step, time_budget=0.25 + 0.2 * 39.9).strategy != "evolution"
+    assert plan(step, time_budget=0.25 + 0.2 * 40.1).strategy == "evolution"
+
+
+def test_more_samples_or_slower_steps_mean_fewer_epochs_and_a_longer_budget_more():
+    base = plan(step=0.05).max_epochs
+    assert plan(step=0.05, n_train=2000, n_samples=2500).max_epochs < base
+    assert plan(step=0.1).max_epochs < base
+    assert plan(step=0.05, time_budget=360).max_epochs > base
+
+
+def test_the_epochs_never_exceed_max_epochs():
+    assert plan(step=0.02, max_epochs=10).max_epochs == 10
+
+
+def test_when_nine_epochs_do_not_fit_trials_train_on_a_share_of_the_data():
+    result = plan(step=0.5)  # 8 s an epoch: a bracket of 9 epochs would take 648 s
+    assert result.max_epochs == 9
+    assert result.data_fraction == pytest.approx(90 / (9 * 9 * 8.0))
+    assert plan(step=50.0).data_fraction == MIN_DATA_FRACTION
+
+
+def test_the_user_final_epochs_and_data_fraction_are_kept():
+    result = plan(step=0.05, final_epochs=5, data_fraction=0.5)
+    assert (result.final_epochs, result.final_seconds) == (5, None)
+    assert result.data_fraction == 0.5
+    # 8 batches of 0.05 s an epoch; the search has 180 s less the refit's 5 epochs of 1 s.
+    assert result.max_epochs == min(30, int((180 - 5 * 1.0) / (9 * 0.4))) == 30
+
+
+def test_step_times_of_the_known_good_architecture_and_samples_are_measured():
+    timed = []
+    plan_search(CNNSpace(), 1000, 1250, 180, 30, 64, lambda a: timed.append(a) or 0.05, random_state=3)
+    assert timed[0] == known_good_architecture(CNNSpace())
+    assert len(timed) == 1 + STEP_SAMPLES and all(CNNSpace().contains(a) for a in timed)
+
+
+@pytest.mark.parametrize(
+    "shape, stride", [((30,), 1), ((1, 8, 8), 1), ((1, 15, 15), 1), ((1, 16, 16), 2), ((1, 28, 28), 2), ((3, 32, 32), 2)]
+)
+def test_images_from_16_pixels_get_a_downsampling_stem(shape, stride):
+    assert stem_stride_for(shape) == stride
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        CNNSpace(),
+        CNNSpace(max_layers=2, operations=("sepconv3x3", "avgpool"), channels=(8,)),
+        CNNSpace(min_layers=6, max_layers=7),
+        MLPSpace(),
+        MLPSpace(min_layers=3, widths=(16,), activations=("tanh",), dropouts=(0.0,), batch_norm=(False,)),
+    ],
+)
+def test_the_known_good_architecture_is_in_its_space(space):
+    assert space.contains(known_good_architecture(space))
+
+
+def test_spaces_it_knows_nothing_about_have_no_known_good_architecture():
+    assert known_good_architecture(CellSpace()) is None
+    assert known_good_architecture(CNNSpace(operations=("maxpool", "identity"))) is None
+
+
+def test_successive_halving_starts_with_the_initial_architectures():
+    space = CNNSpace()
+    first = known_good_architecture(space)
+    strategy = SuccessiveHalving(n_configs=9, initial_architectures=(first,)).reset(space, random_state=0)
+    proposals = strategy.ask(3)
+    assert proposals[0].architecture == first
+    assert first not in [p.architecture for p in proposals[1:]]
+
+
+def test_an_initial_architecture_outside_the_space_is_refused():
+    with pytest.raises(ValueError, match="initial architecture .* is not in CNNSpace"):
+        SuccessiveHalving(initial_architectures=("conv",)).reset(CNNSpace(), random_state=0)
+
+
+@pytest.fixture
+def digits16():
+    X, y = load_digits(return_X_y=True)
+    X = np.kron(X.reshape(-1, 8, 8), np.ones((2, 2)))[:300]  # 16x16 images
+    return X, y[:300]
+
+
+def test_the_estimator_plans_from_measured_step_times(digits16, monkeypatch):
+    import skautoml._estimators as estimators
+
+    monkeypatch.setattr(estimators, "_step_seconds", lambda space, architecture, *args: 0.2 / TRIAL_OVERHEAD)
+    X, y = digits16
+    clf = AutoNASClassifier(time_budget=40, max_trials=2, max_epochs=20, random_state=0, refit=False).fit(X, y)
+    assert clf.search_space_.stem_stride == 2
+    # 240 training images: 4 batches of 0.2 s an epoch (16 s a full trial). Under 40 s the refit
+    # has the last 20 s, and a bracket of 9 epochs trains on the share that fits the first 20 s.
+    plan = clf.plan_
+    assert isinstance(plan.strategy, SuccessiveHalving)
+    assert (plan.max_epochs, plan.final_epochs) == (9, None)
+    assert plan.final_seconds == pytest.approx(20, rel=1e-3)
+    assert plan.data_fraction == pytest.approx(20 / (9 * 9 * 0.8), rel=1e-3)
+    results = clf.search_results_
+    assert results["architecture"][0] == known_good_architecture(clf.search_space_)
+    assert list(results["epochs"]) == [1, 1]
+    assert "successive halving" in clf.summary()
+
+
+def test_a_planned_refit_trains_the_epochs_the_time_left_holds(digits16, monkeypatch):
+    import skautoml._estimators as estimators
+
+    monkeypatch.setattr(estimators, "_step_seconds", lambda space, architecture, *args: 0.2 / TRIAL_OVERHEAD)
+    fits = []
+    real = estimators.Evaluator.fit_final
+    monkeypatch.setattr(estimators.Evaluator, "fit_final", lambda self, *a, **k: fits.append(k) or real(self, *a, **k))
+    X, y = digits16
+    clf = AutoNASClassifier(time_budget=3, max_trials=2, max_epochs=20, random_state=0).fit(X, y)
+    # The epochs are those that the time left (at most the budget) holds, priced by the best trial's
+    # seconds per epoch scaled from its batches (4 of 10 % of the training split: 1) to the refit's 5.
+    (kwargs,) = fits
+    results = clf.search_results_
+    per_epoch = results["train_seconds"][clf.best_index_] / results["epochs"][clf.best_index_] * 5
+    assert kwargs["epochs"] == kwargs["schedule_epochs"] >= 1
+    assert kwargs["epochs"] == 1 or kwargs["epochs"] * per_epoch <= 3
+
+
+def test_a_given_strategy_runs_as_given(digits16):
+    X, y = digits16
+    clf = AutoNASClassifier(strategy="random", max_trials=1, max_epochs=2, time_budget=600, random_state=0).fit(X, y)
+    assert (clf.plan_.strategy, clf.plan_.max_epochs, clf.plan_.final_epochs) == ("random", 2, None)
+    assert "as given" in clf.summary()
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("time_budget, max_trials", [(None, 20), (30.0, None)])
+def test_max_trials_auto_is_20_without_a_time_budget_and_unbounded_with_one(time_budget, max_trials, monkeypatch):
+    import skautoml._estimators as estimators
+
+    budgets = []
+
+    def capture(strategy, evaluator, data, fidelity, budget, *args, **kwargs):
+        budgets.append(budget)
+        raise _Stop
+
+    monkeypatch.setattr(estimators, "run_search", capture)
+    X, y = load_digits(return_X_y=True)
+    with pytest.raises(_Stop):
+        AutoNASClassifier(time_budget=time_budget, strategy="random").fit(X[:100], y[:100])
+    assert budgets[0].max_trials == max_trials
+
+
+def test_light_augmentation_shifts_images_from_16_pixels_only():
+    from skautoml._estimators import light_augment
+
+    assert light_augment((1, 8, 8)) is None and light_augment((30,)) is None
+    augment = light_augment((1, 28, 28))
+    assert augment.policy.magnitude == 0.3 and round(0.25 * 0.3 * 28) == 2  # +-2 pixels of 28
+
+
+def test_a_downsampling_stem_halves_the_resolution_and_a_bad_stride_is_refused():
+    import torch
+
+    space = CNNSpace(stem_stride=2)
+    arch = known_good_architecture(space)
+    net = space.build(arch, (3, 32, 32), 10)
+    assert net.stem(torch.zeros(1, 3, 32, 32)).shape[-2:] == (16, 16)
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="stem_stride must be a positive integer"):
+        CNNSpace(stem_stride=0).build(arch, (3, 32, 32), 10)
