@@ -58,6 +58,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--limit", type=int, default=2, help="max_parameter_free of the cure")
     parser.add_argument("--retrain-epochs", type=int, default=30)
+    parser.add_argument("--arch-lr", type=float, default=3e-4, help="DARTS's architecture learning rate")
     parser.add_argument("--out", default="benchmarks/results/darts_collapse.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -66,7 +67,7 @@ def main():
     X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
     X_train, X_valid, y_train, y_valid = train_test_split(X_rest, y_rest, test_size=0.2, stratify=y_rest, random_state=0)
     space = CellSpace()
-    strategy = DARTS().reset(space, random_state=0)
+    strategy = DARTS(arch_lr=args.arch_lr).reset(space, random_state=0)
     rows = []
     told = strategy.tell
 

@@ -44,6 +44,11 @@ def light_augment(input_shape):
     return BatchAugment(RandomCrop(magnitude=0.3, probability=1.0))
 
 
+#: A planned refit's seconds per epoch over its measured training steps (the optimiser step, batching):
+#: on 2 CPU cores, refits at 28x28 and 32x32 took 0.9-1.0 times their steps (benchmarks/README.md,
+#: bench_nas_default); the margin keeps the cosine schedule from being cut by the deadline.
+REFIT_OVERHEAD = 1.2
+
 #: Names accepted by ``AutoNASClassifier(trial_stopping=...)``.
 TRIAL_STOPPING = {"median": MedianStopping, "extrapolation": CurveExtrapolation}
 
@@ -91,8 +96,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         (:class:`~skautoml.nas.CellSpace`, NASNet/DARTS cells), ``'factorized'``
         (:class:`~skautoml.nas.FactorizedSpace`, MnasNet-like stages) and
         ``'hierarchical'`` (:class:`~skautoml.nas.HierarchicalSpace`, motifs of
-        motifs) take images (``'auto'`` gives images of at least 16 pixels a
-        side a stem of stride 2, see :func:`~skautoml.nas.plan_search`); ``'morphism'`` is
+        motifs) take images (``'auto'``, ``'cnn'`` and ``'cell'`` give images of at
+        least 16 pixels a side a stem of stride 2, see :func:`~skautoml.nas.plan_search`;
+        a space passed as an instance keeps its ``stem_stride``); ``'morphism'`` is
         :class:`~skautoml.nas.MorphismSpace` (chains that morphisms grow) of the
         input's kind.
     strategy : {'auto', 'evolution', 'random', 'bayesian', 'reinforce', 'evolution+smbo', \
@@ -105,10 +111,11 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         without a time budget, or when it holds 40 full trials and the
         refit, regularised evolution at full fidelity; otherwise successive
         halving of 27 architectures over epochs, starting with a known-good
-        one, the last half of the budget kept for the refit (which trains
-        the epochs the time left holds), and the full-fidelity epochs (at
-        most ``max_epochs``) and, if need be, the share of the training
-        split cut so that a bracket fits the first half. The others:
+        one that goes up every rung as a baseline, the last half of the
+        budget kept for the refit (which trains the epochs the time left
+        holds), and the full-fidelity epochs (at most ``max_epochs``) and, if
+        need be, the share of the training split cut so that a bracket fits
+        the first half. The others:
         regularised evolution, random search,
         Bayesian optimisation (scikit-optimize's Gaussian process), a REINFORCE
         recurrent controller, evolution whose children a surrogate screens, successive
@@ -441,7 +448,8 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             resource=self.plan_.resource,
         )
         self.search_seconds_ = budget.elapsed
-        self._record(results)
+        baselines = tuple(strategy.initial_architectures) if getattr(strategy, "promote_initial", False) else ()
+        self._record(results, baselines, n_valid=len(data[3]))
         if hasattr(self, "best_estimator_"):
             del self.best_estimator_  # from an earlier fit
         if self.refit:
@@ -453,7 +461,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                     "from scratch.",
                     UserWarning,
                 )
-            self._refit(evaluator, strategy, results, X, y_encoded, base_seed, budget, reserve, warm_start)
+            self._refit(evaluator, results, X, y_encoded, base_seed, budget, warm_start)
         self.refit_seconds_ = budget.elapsed - self.search_seconds_
         if self.verbose:
             print(self.summary())
@@ -532,18 +540,24 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             cost_ratio = steps
         return RefitReserve(refit_batches, trial_batches, self._final_epochs, cost_ratio, epoch_seconds)
 
-    def _refit(self, evaluator, strategy, results, X, y, base_seed, budget, reserve, warm_start):
+    def _refit(self, evaluator, results, X, y, base_seed, budget, warm_start):
         """Train the best architecture on all of ``X, y`` into ``best_estimator_`` (from ``warm_start`` when given).
 
-        Under a plan's ``final_seconds``, the refit trains the epochs that the time left holds, as
-        ``reserve`` prices one epoch of the best trial, on a cosine schedule of that length.
+        Under a plan's ``final_seconds``, the refit trains the epochs that the time left holds, on a
+        cosine schedule of that length; an epoch is priced at ``REFIT_OVERHEAD`` times the measured
+        training step of the final network, times its batches. (The trials' own seconds per epoch
+        overstate it: they include the validation and, for short trials, the first epoch's start-up.)
         """
         plan = self.plan_
         if plan.final_seconds is None:
             epochs = self._final_epochs(results[self.best_index_])
             schedule_epochs = plan.max_epochs if plan.final_epochs is None else plan.final_epochs
         else:
-            per_epoch = dataclasses.replace(reserve, refit_epochs=lambda result: 1)(results, budget.time_budget)
+            step = _step_seconds(
+                self.final_space_, self.best_architecture_, self.input_shape_, len(self.classes_), self.batch_size,
+                self.device_,
+            )
+            per_epoch = REFIT_OVERHEAD * step * math.ceil(len(X) / self.batch_size)
             epochs = schedule_epochs = max(1, int((budget.time_budget - budget.elapsed) / max(per_epoch, 1e-9)))
         trainer = evaluator if self.final_space_ is self.search_space_ else self._evaluator(self.final_space_)
         self.best_estimator_ = trainer.fit_final(
@@ -616,7 +630,12 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             return CNNSpace(stem_stride=stem_stride_for(self.input_shape_)) if images else MLPSpace()
         if self.search_space == "morphism":
             return MorphismSpace(kind="cnn" if images else "mlp")
-        space = SPACES[self.search_space]() if isinstance(self.search_space, str) else self.search_space
+        if not isinstance(self.search_space, str):
+            space = self.search_space
+        else:
+            space = SPACES[self.search_space]()
+            if images and hasattr(space, "stem_stride"):  # a space named, not given: the default stem for the size
+                space.stem_stride = stem_stride_for(self.input_shape_)
         if getattr(space, "takes_images", False) and not images:
             raise ValueError(
                 f"{type(space).__name__} needs images, but X is tabular with {self.n_features_in_} "
@@ -665,7 +684,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         train, valid = next(splitter.split(np.zeros(len(y)), y))
         return X[train], y[train], X[valid], y[valid]
 
-    def _record(self, results):
+    def _record(self, results, baselines=(), n_valid=None):
+        """Fill ``search_results_`` and choose ``best_index_``: the best score at the highest resource,
+        or the best of the ``baselines`` at that resource when that score beats it by no more than one
+        standard error of a validation accuracy on ``n_valid`` samples (one-standard-error rule)."""
         scores = np.array([r.score if r.ok else np.nan for r in results])
         ok = np.isfinite(scores)
         if not ok.any():
@@ -683,6 +705,15 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         rank = rankdata(key, method="min").astype(int)
         # The first of the best: ties go to the earlier (usually cheaper to find) trial.
         best_index = int(np.lexsort((np.arange(len(results)), key))[0])
+        top_index = best_index
+        tied = [i for i in np.flatnonzero(ok) if results[i].architecture in baselines]
+        tied = [i for i in tied if resources[i] == resources[best_index]]
+        if tied and best_index not in tied:
+            baseline = max(tied, key=lambda i: (scores[i], -i))
+            p = scores[best_index]
+            standard_error = math.sqrt(max(p * (1 - p), 1 / n_valid) / n_valid)
+            if p - scores[baseline] <= standard_error:
+                best_index = baseline
         columns = {
             "trial": np.arange(len(results)),
             "rank": rank,
@@ -705,6 +736,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.search_results_ = {name: columns[name] for name in RESULT_COLUMNS}
         self.n_trials_ = len(results)
         self.best_index_ = best_index
+        self._top_index = top_index  # the best score's trial, for summary()
         self.best_score_ = float(scores[self.best_index_])
         self.best_architecture_ = results[self.best_index_].architecture
         self.best_params_ = _describe(self.best_architecture_)
@@ -732,6 +764,12 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             f"Best validation accuracy {self.best_score_:.4f} (trial {self.best_index_}): "
             f"{self.best_architecture_}",
         ]
+        top = getattr(self, "_top_index", self.best_index_)
+        if top != self.best_index_:
+            lines.append(
+                f"Kept the baseline: the best score at its fidelity ({results['score'][top]:.4f}, trial {top}) "
+                "beats it by less than one standard error of a validation accuracy."
+            )
         if self.final_space_ is not self.search_space_:
             lines.append(f"Final network: the best architecture built in {self.final_space_!r}.")
         if (results["resource"] < 1).any():

@@ -32,6 +32,12 @@ SPACES = {
         ),
         (1, 7, 7),
     ),
+    "strided-stem-odd-image": (
+        CellSpace(n_blocks=2, n_cells=3, initial_channels=4, stem_stride=2), (3, 15, 16)
+    ),
+    "strided-stem-side-of-one": (
+        CellSpace(n_blocks=1, n_cells=2, initial_channels=4, n_reductions=1, stem_stride=2), (2, 1, 12)
+    ),
 }
 
 

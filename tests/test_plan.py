@@ -1,5 +1,7 @@
 """Budget-aware defaults: the plan is a function of the data shape, the sample count, the budget and step times."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -43,11 +45,13 @@ def test_a_tight_budget_halves_27_architectures_over_epochs():
     assert isinstance(strategy, SuccessiveHalving)
     assert strategy.n_configs >= MIN_ARCHITECTURES and strategy.eta == 3
     assert strategy.initial_architectures == (known_good_architecture(CNNSpace()),)
-    # The refit trains for the last half of the budget; a bracket costs nine full trials, so its
-    # full fidelity is the epochs that let nine trials fit the first 90 s.
+    assert strategy.promote_initial
+    # The refit trains for the last half of the budget; a bracket costs nine full trials and the
+    # baseline's runs at a third and at all of the epochs, so its full fidelity is the epochs that
+    # let 9 + 4/3 trials fit the first 90 s.
     assert FINAL_SHARE * 180 == 90
     assert (result.final_epochs, result.final_seconds) == (None, 90)
-    assert result.max_epochs == int(90 / (9 * 0.8)) == 12
+    assert result.max_epochs == int(90 / ((9 + 4 / 3) * 0.8)) == 10
     assert result.data_fraction == 1.0
 
 
@@ -72,8 +76,26 @@ def test_the_epochs_never_exceed_max_epochs():
 def test_when_nine_epochs_do_not_fit_trials_train_on_a_share_of_the_data():
     result = plan(step=0.5)  # 8 s an epoch: a bracket of 9 epochs would take 648 s
     assert result.max_epochs == 9
-    assert result.data_fraction == pytest.approx(90 / (9 * 9 * 8.0))
+    assert result.data_fraction == pytest.approx(90 / (9 * (9 + 4 / 3) * 8.0))
     assert plan(step=50.0).data_fraction == MIN_DATA_FRACTION
+
+
+@pytest.mark.parametrize("slow", ["baseline", "sample"])
+def test_the_rungs_above_the_lowest_are_priced_at_the_slowest_step_measured(slow):
+    first = known_good_architecture(CNNSpace())
+    timed = []
+
+    def steps(architecture):
+        timed.append(architecture)
+        slowest = architecture == first if slow == "baseline" else len(timed) == 4
+        return 0.1 if slowest else 0.05
+
+    result = plan_search(CNNSpace(), 1000, 1250, 180, 30, 64, steps)
+    mean = (0.1 + STEP_SAMPLES * 0.05) / (1 + STEP_SAMPLES)
+    # 16 batches an epoch: the lowest rung's 3 full trials at the mean, the 6 above and the baseline's 4/3 at 0.1 s.
+    bracket = 3 * 16 * TRIAL_OVERHEAD * mean + (6 + 4 / 3) * 16 * TRIAL_OVERHEAD * 0.1
+    assert result.max_epochs == 9
+    assert result.data_fraction == pytest.approx(90 / (9 * bracket))
 
 
 def test_the_user_final_epochs_and_data_fraction_are_kept():
@@ -81,7 +103,7 @@ def test_the_user_final_epochs_and_data_fraction_are_kept():
     assert (result.final_epochs, result.final_seconds) == (5, None)
     assert result.data_fraction == 0.5
     # 8 batches of 0.05 s an epoch; the search has 180 s less the refit's 5 epochs of 1 s.
-    assert result.max_epochs == min(30, int((180 - 5 * 1.0) / (9 * 0.4))) == 30
+    assert result.max_epochs == min(30, int((180 - 5 * 1.0) / ((9 + 4 / 3) * 0.4))) == 30
 
 
 def test_step_times_of_the_known_good_architecture_and_samples_are_measured():
@@ -126,6 +148,53 @@ def test_successive_halving_starts_with_the_initial_architectures():
     assert first not in [p.architecture for p in proposals[1:]]
 
 
+def run_halving(strategy, scores):
+    """The proposals of the first bracket, asked and told one at a time, scored by ``scores(architecture, resource)``."""
+    proposals = []
+    while len(proposals) < 200:
+        proposal = strategy.ask(1)[0]
+        proposals.append(proposal)
+        strategy.tell(proposal, SimpleNamespace(score=scores(proposal.architecture, proposal.resource)))
+        if strategy._n_brackets > 1:
+            return proposals[:-1]  # the first bracket
+    raise AssertionError("the first bracket never ended")
+
+
+@pytest.mark.parametrize("baseline_score", [0.1, float("nan")])
+def test_promoted_initial_architectures_go_up_every_rung_unless_they_fail(baseline_score):
+    space = CNNSpace()
+    first = known_good_architecture(space)
+    strategy = SuccessiveHalving(n_configs=27, initial_architectures=(first,), promote_initial=True)
+    strategy.reset(space, random_state=0)
+    # The baseline scores worst (or fails) at every rung; the others by a hash of their name.
+    scores = lambda a, r: baseline_score if a == first else 0.2 + hash(repr(a)) % 1000 / 2000  # noqa: E731
+    proposals = run_halving(strategy, scores)
+    runs_of_first = [p.resource for p in proposals if p.architecture == first]
+    per_rung = {r: sum(p.resource == r for p in proposals) for r in (1 / 9, 1 / 3, 1.0)}
+    if baseline_score == baseline_score:
+        assert runs_of_first == [pytest.approx(1 / 9), pytest.approx(1 / 3), 1.0]
+        assert list(per_rung.values()) == [27, 9 + 1, 3 + 1]
+        # It runs first in each rung above the lowest, so a search cut short has it at the highest rung reached.
+        for resource in (1 / 3, 1.0):
+            assert next(p for p in proposals if p.resource == pytest.approx(resource)).architecture == first
+    else:
+        assert runs_of_first == [pytest.approx(1 / 9)]
+        assert list(per_rung.values()) == [27, 9, 3]
+    # The best of each rung go up all the same.
+    lowest = [p for p in proposals if p.resource == pytest.approx(1 / 9) and p.architecture != first]
+    best = sorted(lowest, key=lambda p: -scores(p.architecture, 0))[:9]
+    promoted = {p.architecture for p in proposals if p.resource == pytest.approx(1 / 3)}
+    assert {p.architecture for p in best} <= promoted
+
+
+def test_without_promote_initial_the_initial_architectures_compete_by_score():
+    space = CNNSpace()
+    first = known_good_architecture(space)
+    strategy = SuccessiveHalving(n_configs=27, initial_architectures=(first,)).reset(space, random_state=0)
+    proposals = run_halving(strategy, lambda a, r: 0.1 if a == first else 0.5)
+    assert [p.resource for p in proposals if p.architecture == first] == [pytest.approx(1 / 9)]
+
+
 def test_an_initial_architecture_outside_the_space_is_refused():
     with pytest.raises(ValueError, match="initial architecture .* is not in CNNSpace"):
         SuccessiveHalving(initial_architectures=("conv",)).reset(CNNSpace(), random_state=0)
@@ -151,7 +220,7 @@ def test_the_estimator_plans_from_measured_step_times(digits16, monkeypatch):
     assert isinstance(plan.strategy, SuccessiveHalving)
     assert (plan.max_epochs, plan.final_epochs) == (9, None)
     assert plan.final_seconds == pytest.approx(20, rel=1e-3)
-    assert plan.data_fraction == pytest.approx(20 / (9 * 9 * 0.8), rel=1e-3)
+    assert plan.data_fraction == pytest.approx(20 / (9 * (9 + 4 / 3) * 0.8), rel=1e-3)
     results = clf.search_results_
     assert results["architecture"][0] == known_good_architecture(clf.search_space_)
     assert list(results["epochs"]) == [1, 1]
@@ -159,21 +228,24 @@ def test_the_estimator_plans_from_measured_step_times(digits16, monkeypatch):
 
 
 def test_a_planned_refit_trains_the_epochs_the_time_left_holds(digits16, monkeypatch):
+    import functools
+
     import skautoml._estimators as estimators
 
-    monkeypatch.setattr(estimators, "_step_seconds", lambda space, architecture, *args: 0.2 / TRIAL_OVERHEAD)
+    # Steps of 0.02 s, on a clock that stands still: the whole 3 s budget is left for the refit.
+    monkeypatch.setattr(estimators, "_step_seconds", lambda space, architecture, *args: 0.02)
+    monkeypatch.setattr(estimators, "Budget", functools.partial(estimators.Budget, clock=lambda: 100.0))
     fits = []
     real = estimators.Evaluator.fit_final
     monkeypatch.setattr(estimators.Evaluator, "fit_final", lambda self, *a, **k: fits.append(k) or real(self, *a, **k))
     X, y = digits16
     clf = AutoNASClassifier(time_budget=3, max_trials=2, max_epochs=20, random_state=0).fit(X, y)
-    # The epochs are those that the time left (at most the budget) holds, priced by the best trial's
-    # seconds per epoch scaled from its batches (4 of 10 % of the training split: 1) to the refit's 5.
+    assert clf.plan_.final_seconds == pytest.approx(1.5)
+    # 300 images are 5 batches of 64: an epoch of the refit costs REFIT_OVERHEAD x 5 x 0.02 s.
     (kwargs,) = fits
-    results = clf.search_results_
-    per_epoch = results["train_seconds"][clf.best_index_] / results["epochs"][clf.best_index_] * 5
-    assert kwargs["epochs"] == kwargs["schedule_epochs"] >= 1
-    assert kwargs["epochs"] == 1 or kwargs["epochs"] * per_epoch <= 3
+    expected = int(3 / (estimators.REFIT_OVERHEAD * 5 * 0.02))
+    assert kwargs["epochs"] == kwargs["schedule_epochs"] == expected == 25
+    assert len(clf.best_estimator_.history) == expected
 
 
 def test_a_given_strategy_runs_as_given(digits16):
@@ -222,3 +294,31 @@ def test_a_downsampling_stem_halves_the_resolution_and_a_bad_stride_is_refused()
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match="stem_stride must be a positive integer"):
         CNNSpace(stem_stride=0).build(arch, (3, 32, 32), 10)
+
+
+def _trial(architecture, score, resource):
+    from skautoml.search import TrialResult
+
+    return TrialResult(architecture, score=score, status="ok", resource=resource)
+
+
+@pytest.mark.parametrize(
+    "baseline_score, baseline_resource, chosen",
+    [
+        (0.30, 1.0, "baseline"),  # beaten by 0.02: less than the standard error of 0.32 on 450 (0.022)
+        (0.25, 1.0, "other"),  # beaten by 0.07
+        (0.30, 1 / 3, "other"),  # not at the best's fidelity
+    ],
+)
+def test_the_baseline_is_kept_unless_beaten_by_more_than_one_standard_error(baseline_score, baseline_resource, chosen):
+    space = CNNSpace()
+    baseline, other = known_good_architecture(space), space.sample(np.random.default_rng(0))
+    results = [_trial(baseline, baseline_score, baseline_resource), _trial(other, 0.32, 1.0), _trial(other, 0.9, 1 / 9)]
+    clf = AutoNASClassifier()
+    clf._record(results, baselines=(baseline,), n_valid=450)
+    assert clf.search_results_["rank"][1] == 1  # the ranking is by score all the same
+    assert clf.best_index_ == (0 if chosen == "baseline" else 1)
+    assert clf.best_architecture_ == (baseline if chosen == "baseline" else other)
+    # Without baselines, the best score is chosen.
+    clf._record(results)
+    assert clf.best_index_ == 1

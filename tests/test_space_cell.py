@@ -155,6 +155,18 @@ def test_build_rejects_tabular_shapes_unknown_architectures_and_bad_settings():
         CellSpace(combine=()).sample(np.random.default_rng(0))
     with pytest.raises(ValueError, match="n_blocks >= 1"):
         CellSpace(n_blocks=0).size()
+    with pytest.raises(ValueError, match="stem_stride >= 1"):
+        CellSpace(stem_stride=0).build(CHAIN, (1, 8, 8), 10)
+
+
+@pytest.mark.parametrize("shape, first_cell", [((1, 28, 28), (8, 14, 14)), ((3, 15, 1), (8, 8, 1))])
+def test_a_strided_stem_halves_the_resolution_before_the_first_cell(shape, first_cell):
+    space = CellSpace(n_blocks=2, stem_stride=2)
+    arch = space.sample(np.random.default_rng(0))
+    net = space.build(arch, shape, 10)
+    assert _cell_output_shapes(net, torch.randn(2, *shape))[0] == first_cell
+    # deeper keeps the stem
+    assert space.deeper(n_cells=8).stem_stride == 2
 
 
 # --------------------------------------------------------------------------- operations and combinations

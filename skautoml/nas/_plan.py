@@ -12,13 +12,18 @@ The rule, in order:
    ninth of the epochs, 9 at a third, 3 at all of them, then the next
    bracket): about nine full trials' worth of training evaluates 27
    architectures. The first architecture is a known-good one
-   (:func:`known_good_architecture`), so the cheapest rung always holds a
-   sound network. The last ``FINAL_SHARE`` of the budget is kept for the
-   refit, which trains the best architecture for the epochs the time left
-   holds; the full-fidelity epochs are those that let one bracket fit the
-   rest (at most ``max_epochs``), and when even nine epochs would not fit,
-   each trial trains on a stratified share of the training split instead
-   (at least ``MIN_DATA_FRACTION``).
+   (:func:`known_good_architecture`), and it goes up every rung as a
+   baseline (``promote_initial``): at the lowest rungs few networks have
+   learned anything yet (on generated 3x32x32 shapes every score of the
+   lowest rung was within 0.03 of chance), so a random architecture must
+   beat it at full fidelity to be chosen, not at the lowest rung. The
+   last ``FINAL_SHARE`` of the budget is kept for the refit, which trains
+   the best architecture for the epochs the time left holds (priced by the
+   measured step time of that architecture); the full-fidelity epochs are
+   those that let one bracket fit the rest (at most ``max_epochs``; the
+   rungs above the lowest priced at the slowest step measured), and when
+   even nine epochs would not fit, each trial trains on a stratified
+   share of the training split instead (at least ``MIN_DATA_FRACTION``).
 
 Images of at least ``DOWNSAMPLE_FROM`` pixels a side get a stem convolution of
 stride 2 (see :func:`stem_stride_for`), so every layer works at a quarter of
@@ -175,8 +180,8 @@ def plan_search(space, n_train, n_samples, time_budget, max_epochs, batch_size, 
     >>> from skautoml.nas import CNNSpace, plan_search
     >>> plan = plan_search(CNNSpace(), n_train=1000, n_samples=1250, time_budget=180, max_epochs=30,
     ...                    batch_size=64, step_seconds=lambda architecture: 0.03)
-    >>> plan.strategy.n_configs, plan.max_epochs, plan.final_seconds   # 27 architectures, the 3 best at 13 epochs
-    (27, 13, 90.0)
+    >>> plan.strategy.n_configs, plan.max_epochs, plan.final_seconds   # the 3 best and the baseline get 12 epochs
+    (27, 12, 90.0)
     """
     from ..search import SuccessiveHalving
 
@@ -186,8 +191,10 @@ def plan_search(space, n_train, n_samples, time_budget, max_epochs, batch_size, 
     first = known_good_architecture(space)
     rng = np.random.default_rng(random_state)
     timed = ([first] if first is not None else []) + [space.sample(rng) for _ in range(STEP_SAMPLES)]
-    step = TRIAL_OVERHEAD * float(np.mean([step_seconds(a) for a in timed]))
-    epoch = math.ceil(n_train * data_fraction / batch_size) * step
+    steps = [step_seconds(a) for a in timed]
+    step = TRIAL_OVERHEAD * float(np.mean(steps))
+    batches = math.ceil(n_train * data_fraction / batch_size)
+    epoch = batches * step
     refit_epoch = math.ceil(n_samples / batch_size) * step
     trial_seconds = max_epochs * epoch
     n_full = (time_budget - max_epochs * refit_epoch) / trial_seconds
@@ -200,23 +207,29 @@ def plan_search(space, n_train, n_samples, time_budget, max_epochs, batch_size, 
     final_seconds = FINAL_SHARE * time_budget if final_epochs is None else None
     search_seconds = time_budget - (final_seconds if final_epochs is None else final_epochs * refit_epoch)
     search_seconds = max(search_seconds, 0.0)
-    bracket_trials = sum(n * share for n, share in _RUNGS)  # full trials' worth of one bracket: 9
-    epochs = min(max_epochs, int(search_seconds / (bracket_trials * epoch)))
+    # Seconds of one bracket per full-fidelity epoch: the lowest rung (3 full trials' worth) at the mean step
+    # measured; the rungs above (6) and the baseline's runs there (4/3) at the slowest, as the survivors of
+    # a rung tend to be the larger networks, and a bracket cut short leaves no full-fidelity result (at
+    # 28x28, priced at the mean, one search ran 3 of the 10 trials of the second rung and none above).
+    upper_epoch = batches * TRIAL_OVERHEAD * max(steps)
+    upper_trials = sum(n * share for n, share in _RUNGS[1:]) + (first is not None) * sum(s for _, s in _RUNGS[1:])
+    bracket_seconds = _RUNGS[0][0] * _RUNGS[0][1] * epoch + upper_trials * upper_epoch
+    epochs = min(max_epochs, int(search_seconds / bracket_seconds))
     fraction = data_fraction
     if epochs < 1 / _RUNGS[0][1]:
         epochs = round(1 / _RUNGS[0][1])
         # The training split's share that lets a bracket of `epochs` fit the search's seconds.
-        fraction = search_seconds / (epochs * bracket_trials * epoch / data_fraction)
+        fraction = search_seconds / (epochs * bracket_seconds / data_fraction)
         fraction = float(min(data_fraction, max(MIN_DATA_FRACTION, fraction)))
     strategy = SuccessiveHalving(
         eta=_ETA, min_resource=_RUNGS[0][1], n_configs=_RUNGS[0][0],
-        initial_architectures=() if first is None else (first,),
+        initial_architectures=() if first is None else (first,), promote_initial=True,
     )
     reason = (
         f"{time_budget:.0f} s hold about {max(n_full, 0):.1f} full trials of {trial_seconds:.1f} s: successive halving "
         f"of {_RUNGS[0][0]} architectures from {math.ceil(epochs * _RUNGS[0][1])} to {epochs} epochs"
         + (f" on {fraction:.0%} of the training split" if fraction < data_fraction else "")
-        + (f", starting with {first}" if first is not None else "")
+        + (f", starting with {first} and keeping it as a baseline up to full fidelity" if first is not None else "")
         + (
             f"; the refit trains for the last {final_seconds:.0f} s"
             if final_epochs is None

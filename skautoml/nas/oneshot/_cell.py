@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..space._cell import Block, CellArchitecture, CellSpace, FactorizedReduce, _calibration, cell_operation
-from ..space._modules import conv_bn
+from ..space._modules import _axis_strides, conv_bn, stem_resolution
 from ._base import Supernet
 
 #: Operations without weights (at stride 1): the collapse rule of :meth:`CellSupernet.derive` limits them.
@@ -393,7 +393,9 @@ class CellSupernet(Supernet):
 
         n_channels, height, width = (int(v) for v in self.input_shape)
         channels = space.initial_channels
-        self.stem = conv_bn(n_channels, channels, 3, relu=None)
+        stride = _axis_strides(space.stem_stride, height, width)
+        self.stem = conv_bn(n_channels, channels, 3, stride=stride, relu=None)
+        height, width = stem_resolution(space.stem_stride, height, width)
         # (channels, height, width) of every state: the stem twice, then each cell's output.
         self._shapes = [(channels, height, width)] * 2
         for kind in self.layout:

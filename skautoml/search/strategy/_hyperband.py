@@ -66,8 +66,9 @@ def hyperband_brackets(eta, min_resource):
 class _Bracket:
     """The state of one successive-halving bracket: who ran at which rung and how well."""
 
-    def __init__(self, rungs):
+    def __init__(self, rungs, baselines=frozenset()):
         self.rungs = rungs
+        self.baselines = baselines  # go up every rung they finish, beside the best
         self.members = [[] for _ in rungs]  # architectures issued, per rung, in order
         self.scores = [{} for _ in rungs]  # slot -> score, per rung
         self.waiting = [[] for _ in rungs]  # promoted but not yet issued
@@ -81,10 +82,14 @@ class _Bracket:
         if rung == len(self.rungs) - 1:
             self.done = True
             return
-        # Failed trials (NaN) rank last and are never promoted; ties go to the earlier slot.
+        # Failed trials (NaN) rank last and are never promoted, baselines neither; ties go to the earlier slot.
         scores = self.scores[rung]
         order = sorted(scores, key=lambda s: (not math.isfinite(scores[s]), -scores[s], s))
-        keep = [self.members[rung][s] for s in order[: self.rungs[rung + 1][0]] if math.isfinite(scores[s])]
+        n_best = self.rungs[rung + 1][0]
+        promoted = set(order[:n_best]) | {s for s in order if self.members[rung][s] in self.baselines}
+        # Baselines run first, so that a search cut short has them at the highest rung it reached.
+        promoted = sorted(promoted, key=lambda s: (self.members[rung][s] not in self.baselines, order.index(s)))
+        keep = [self.members[rung][s] for s in promoted if math.isfinite(scores[s])]
         self.size[rung + 1] = len(keep)
         self.waiting[rung + 1] = keep
         self.done = not keep
@@ -122,6 +127,14 @@ class SuccessiveHalving(Strategy):
     initial_architectures : tuple, default=()
         Architectures the first bracket starts with, before random ones (a
         known-good network, starting points from an earlier search).
+    promote_initial : bool, default=False
+        Whether the initial architectures go up every rung of their bracket
+        (unless they fail), beside the best ``1/eta``: baselines that the
+        others must beat at full fidelity, not at the lowest rung, where a
+        network may not yet have learned anything and the ranking is noise.
+        They run first in each rung (a search cut short has them at the
+        highest rung it reached); each costs one more trial per rung. A
+        departure from successive halving, which promotes by score alone.
 
     Attributes
     ----------
@@ -147,11 +160,12 @@ class SuccessiveHalving(Strategy):
 
     multi_fidelity = True
 
-    def __init__(self, eta=3, min_resource=1 / 9, n_configs=None, initial_architectures=()):
+    def __init__(self, eta=3, min_resource=1 / 9, n_configs=None, initial_architectures=(), promote_initial=False):
         self.eta = eta
         self.min_resource = min_resource
         self.n_configs = n_configs
         self.initial_architectures = initial_architectures
+        self.promote_initial = promote_initial
 
     def reset(self, space, random_state=None):
         self._check_params()
@@ -161,6 +175,7 @@ class SuccessiveHalving(Strategy):
         self._n_brackets = 0
         self._pending = defaultdict(list)  # architecture -> [(bracket, rung, slot)], oldest first
         self._initial = list(getattr(self, "initial_architectures", ()))
+        self._baselines = frozenset(self._initial) if getattr(self, "promote_initial", False) else frozenset()
         for architecture in self._initial:
             if not space.contains(architecture):
                 raise ValueError(
@@ -208,7 +223,7 @@ class SuccessiveHalving(Strategy):
             if len(bracket.members[0]) < bracket.size[0]:
                 return self._issue(bracket, 0, self._new_architecture())
         shapes = self.bracket_shapes()
-        bracket = _Bracket(shapes[self._n_brackets % len(shapes)])
+        bracket = _Bracket(shapes[self._n_brackets % len(shapes)], self._baselines)
         self._n_brackets += 1
         self._active.append(bracket)
         return self._issue(bracket, 0, self._new_architecture())
