@@ -12,7 +12,8 @@ both derived architectures are trained stand-alone on the training split
 (30 epochs, the evaluator's AdamW and cosine schedule, no early stopping)
 and scored once on a held-out split. Numbers are reported, never asserted.
 
-    python benchmarks/bench_darts_collapse.py              # 40 epochs: about 10 min on 2 cores
+    python benchmarks/bench_darts_collapse.py              # 40 epochs: about 27 min on 2 cores
+    python benchmarks/bench_darts_collapse.py --arch-lr 3e-3   # 10x DARTS's architecture learning rate
     python benchmarks/bench_darts_collapse.py --epochs 4   # smoke test
 """
 import argparse
