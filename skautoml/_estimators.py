@@ -705,9 +705,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         rank = rankdata(key, method="min").astype(int)
         # The first of the best: ties go to the earlier (usually cheaper to find) trial.
         best_index = int(np.lexsort((np.arange(len(results)), key))[0])
-        top_index = best_index
-        tied = [i for i in np.flatnonzero(ok) if results[i].architecture in baselines]
-        tied = [i for i in tied if resources[i] == resources[best_index]]
+        tied = [
+            i for i in np.flatnonzero(ok)
+            if results[i].architecture in baselines and resources[i] == resources[best_index]
+        ]
         if tied and best_index not in tied:
             baseline = max(tied, key=lambda i: (scores[i], -i))
             p = scores[best_index]
@@ -736,7 +737,6 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.search_results_ = {name: columns[name] for name in RESULT_COLUMNS}
         self.n_trials_ = len(results)
         self.best_index_ = best_index
-        self._top_index = top_index  # the best score's trial, for summary()
         self.best_score_ = float(scores[self.best_index_])
         self.best_architecture_ = results[self.best_index_].architecture
         self.best_params_ = _describe(self.best_architecture_)
@@ -764,7 +764,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             f"Best validation accuracy {self.best_score_:.4f} (trial {self.best_index_}): "
             f"{self.best_architecture_}",
         ]
-        top = getattr(self, "_top_index", self.best_index_)
+        top = int(np.flatnonzero(results["rank"] == 1)[0])  # the best score's trial (ties: the earliest)
         if top != self.best_index_:
             lines.append(
                 f"Kept the baseline: the best score at its fidelity ({results['score'][top]:.4f}, trial {top}) "

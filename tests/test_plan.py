@@ -322,3 +322,22 @@ def test_the_baseline_is_kept_unless_beaten_by_more_than_one_standard_error(base
     # Without baselines, the best score is chosen.
     clf._record(results)
     assert clf.best_index_ == 1
+
+
+def test_summary_says_when_the_baseline_was_kept(digits16, monkeypatch):
+    import skautoml._estimators as estimators
+
+    real = estimators.AutoNASClassifier._record
+    space = CNNSpace(stem_stride=2)
+    baseline = known_good_architecture(space)
+
+    def record(self, results, baselines=(), n_valid=None):
+        # The first trial stands for the baseline, a point behind the second at the same fidelity.
+        results = [_trial(baseline, 0.30, 1.0), _trial(space.sample(np.random.default_rng(0)), 0.31, 1.0)]
+        real(self, results, (baseline,), 450)
+
+    monkeypatch.setattr(estimators.AutoNASClassifier, "_record", record)
+    X, y = digits16
+    clf = AutoNASClassifier(strategy="random", max_trials=1, max_epochs=1, refit=False, random_state=0).fit(X, y)
+    assert clf.best_index_ == 0
+    assert "Kept the baseline: the best score at its fidelity (0.3100, trial 1)" in clf.summary()
