@@ -2,6 +2,11 @@
 
 * ``digits_images(size)``: scikit-learn's 8x8 digits, upscaled bilinearly to
   ``size x size`` (1 channel, pixel values 0..16).
+* ``distorted_digits(size, copies)``: each 8x8 digit upscaled and drawn
+  ``copies`` times under a random affine warp (rotation, scale, shear,
+  shift) with pixel noise — an MNIST-like set of ~5,400 28x28 images whose
+  ``groups`` (the original digit) let a split keep every copy of a test
+  digit out of training.
 * ``shapes_images(n, size)``: a generated 3 x size x size set of 10 classes —
   a filled or outlined shape (disc, square, triangle, cross, ring, bar,
   diamond, two discs, L, X) in a random colour, position and scale, on a
@@ -28,6 +33,26 @@ def digits_images(size):
     if size != 8:
         X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
     return X.numpy(), y
+
+
+def distorted_digits(size=28, copies=3, seed=0):
+    """``copies`` random affine warps of every digit at ``size x size``: images (in [0, 16]), labels, groups."""
+    X, y = digits_images(size)
+    generator = torch.Generator().manual_seed(seed)
+    n = len(X) * copies
+    images = torch.as_tensor(X).repeat(copies, 1, 1, 1)
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(n, generator=generator)
+
+    angle, scale = uniform(-0.4, 0.4), uniform(0.7, 1.1)
+    shear, shift = uniform(-0.35, 0.35), torch.stack([uniform(-0.15, 0.15), uniform(-0.15, 0.15)], 1)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin + shear, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, images.shape, align_corners=False)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    warped = (warped + torch.randn(warped.shape, generator=generator) * 3.0).clamp(0, 16)
+    return warped.numpy(), np.tile(y, copies), np.tile(np.arange(len(y)), copies)
 
 
 def _shape_mask(kind, yy, xx, cy, cx, r, filled):

@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, train_test_split
 from sklearn.svm import SVC
 
 from skautoml import AutoNASClassifier
 
 from _common import machine_info, write_json  # sibling file: run as python benchmarks/<script>.py
-from _images import HandWrittenCNN, digits_images, shapes_images
+from _images import HandWrittenCNN, digits_images, distorted_digits, shapes_images
 
-BUDGETS = {"digits8": 120.0, "digits28": 180.0, "shapes32": 180.0}
+BUDGETS = {"digits8": 120.0, "digits28": 180.0, "distorted28": 180.0, "shapes32": 180.0}
 STRATEGIES = ("darts", "gdas", "pcdarts", "spos", "enas", "evolution")
 CELL_STRATEGIES = ("darts", "gdas", "pcdarts")
 SVC_GRID = {"C": [1, 10, 100], "gamma": ["scale", 0.01]}
@@ -46,6 +46,8 @@ def load(dataset):
     if dataset not in _DATA:
         if dataset == "shapes32":
             _DATA[dataset] = shapes_images(3000, 32, seed=0)
+        elif dataset == "distorted28":
+            _DATA[dataset] = distorted_digits(28, copies=3, seed=0)
         else:
             _DATA[dataset] = digits_images(8 if dataset == "digits8" else 28)
     return _DATA[dataset]
@@ -81,8 +83,12 @@ def fit_method(method, budget, seed, X_train, y_train):
 
 
 def run_one(dataset, method, seed, scale=1.0):
-    X, y = load(dataset)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
+    X, y, *groups = load(dataset)
+    if groups:  # copies of one digit: all in training or all in the test part
+        train, test = next(StratifiedGroupKFold(4, shuffle=True, random_state=seed).split(X, y, groups[0]))
+        X_train, X_test, y_train, y_test = X[train], X[test], y[train], y[test]
+    else:
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
     budget = BUDGETS[dataset] * scale
     torch.manual_seed(seed)
     started = time.perf_counter()

@@ -20,8 +20,8 @@ from ._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._utils._device import resolve_device
 from ._utils._validation import validate_network_input
 from .nas import (
-    NAS_STRATEGIES, SPACES, STRATEGIES, CNNSpace, CurveExtrapolation, Evaluator, MedianStopping, MLPSpace, MorphismSpace,
-    SearchPlan, plan_search, stem_stride_for,
+    NAS_STRATEGIES, SPACES, STRATEGIES, CNNSpace, CostLimits, CurveExtrapolation, Evaluator, FeasibleSpace, FitToTime,
+    LatencyTable, MedianStopping, MLPSpace, MorphismSpace, SearchPlan, plan_search, stem_stride_for,
 )
 
 from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, RandomCrop, UniformAugment
@@ -48,6 +48,8 @@ def light_augment(input_shape):
 #: on 2 CPU cores, refits at 28x28 and 32x32 took 0.9-1.0 times their steps (benchmarks/README.md,
 #: bench_nas_default); the margin keeps the cosine schedule from being cut by the deadline.
 REFIT_OVERHEAD = 1.2
+#: The most epochs a planned refit's re-plan (:class:`~skautoml.nas.FitToTime`) may give it, over those priced.
+REFIT_REPLAN_LIMIT = 3
 
 #: Names accepted by ``AutoNASClassifier(trial_stopping=...)``.
 TRIAL_STOPPING = {"median": MedianStopping, "extrapolation": CurveExtrapolation}
@@ -242,6 +244,27 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         trials themselves train the supernet for their strategy's
         ``epochs_per_trial`` (not ``max_epochs``) on ``data_fraction`` of the
         training split.
+    max_params, max_flops : int or None, default=None
+        Most trainable parameters, and most FLOPs of one forward pass of one
+        sample, of any network the search trains (see
+        :class:`~skautoml.nas.CostLimits`). Costs are computed before
+        training (:func:`~skautoml.nas.architecture_cost`); a candidate over
+        a limit is drawn again by the strategy's sampling or mutation, and
+        one proposed anyway is refused: never trained, not counted as a
+        trial, told to the strategy as ``'infeasible'`` and recorded in
+        ``search_results_`` (status ``'infeasible'``, trial -1, the reason in
+        ``error``). When none of 200 sampled architectures (and the initial
+        ones) is within the limits, ``fit`` raises before any training.
+        The one-shot, gradient and morphism strategies do not take limits
+        yet (``NotImplementedError``).
+    max_latency_ms : float or None, default=None
+        Most predicted inference latency of one batch, in milliseconds, from
+        ``latency_table``.
+    latency_table : LatencyTable or None, default=None
+        Prices ``max_latency_ms``; None uses
+        ``LatencyTable(batch_size=1, n_threads=1)`` on the training device
+        (built once per machine, in ``~/.cache/skautoml``), calibrated on
+        10 networks of the search space when it has no calibration yet.
 
     Attributes
     ----------
@@ -342,6 +365,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         "final_channels": [Interval(Integral, 1, None, closed="left"), None],
         "final_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "final": [StrOptions({"auto", "retrain", "inherit"})],
+        "max_params": [Interval(Integral, 1, None, closed="left"), None],
+        "max_flops": [Interval(Integral, 1, None, closed="left"), None],
+        "max_latency_ms": [Interval(Real, 0, None, closed="neither"), None],
+        "latency_table": [HasMethods(["price"]), None],
     }
 
     def __init__(
@@ -369,6 +396,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         final_channels=None,
         final_epochs=None,
         final="auto",
+        max_params=None,
+        max_flops=None,
+        max_latency_ms=None,
+        latency_table=None,
     ):
         self.search_space = search_space
         self.strategy = strategy
@@ -393,6 +424,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         self.final_channels = final_channels
         self.final_epochs = final_epochs
         self.final = final
+        self.max_params = max_params
+        self.max_flops = max_flops
+        self.max_latency_ms = max_latency_ms
+        self.latency_table = latency_table
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -427,7 +462,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         evaluator = self._evaluator(self.search_space_)
         self.plan_ = self._plan(len(X), len(data[0]), budget, base_seed)
         budget.max_epochs = self.plan_.max_epochs
-        strategy = resolve_strategy(self.plan_.strategy, NAS_STRATEGIES).reset(self.search_space_, base_seed)
+        strategy = resolve_strategy(self.plan_.strategy, NAS_STRATEGIES)
+        limits = self._cost_limits(strategy, rng)
+        strategy.reset(self.search_space_ if limits is None else FeasibleSpace(self.search_space_, limits), base_seed)
         inherit = self._inherits(strategy)
         if self.refit:
             reserve = self._refit_reserve(len(X), len(data[0]), strategy)
@@ -446,10 +483,11 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             description="NAS",
             resource=self.plan_.resource,
+            constraint=limits,
         )
         self.search_seconds_ = budget.elapsed
         baselines = tuple(strategy.initial_architectures) if getattr(strategy, "promote_initial", False) else ()
-        self._record(results, baselines, n_valid=len(data[3]))
+        self._record(results, baselines, n_valid=len(data[3]), rejected=() if limits is None else limits.rejected_)
         if hasattr(self, "best_estimator_"):
             del self.best_estimator_  # from an earlier fit
         if self.refit:
@@ -488,6 +526,34 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             final_epochs=self.final_epochs,
             random_state=seed,
         )
+
+    def _cost_limits(self, strategy, rng):
+        """The :class:`~skautoml.nas.CostLimits` of ``max_params``, ``max_flops``, ``max_latency_ms`` (None when unset).
+
+        Raises before any training when no architecture of 200 sampled (nor an initial one) is within them.
+        """
+        settings = {"max_params": self.max_params, "max_flops": self.max_flops, "max_latency_ms": self.max_latency_ms}
+        if all(value is None for value in settings.values()):
+            return None
+        if getattr(strategy, "shares_weights", False) or getattr(strategy, "refits_trained_model", False):
+            what = "trains a weight-sharing supernet" if getattr(strategy, "shares_weights", False) else (
+                "grows networks from trained parents"
+            )
+            raise NotImplementedError(
+                f"{type(strategy).__name__} {what}, which does not take max_params, max_flops or max_latency_ms "
+                "yet. Use a strategy that trains each architecture from scratch ('auto', 'evolution', 'random', "
+                "'bayesian', 'reinforce', 'hyperband', 'bohb')."
+            )
+        table = self.latency_table
+        if table is None and self.max_latency_ms is not None:
+            table = LatencyTable(device=self.device_)
+            if table.calibration == (1.0, 0.0):  # first use on this machine
+                table.calibrate(self.search_space_, self.input_shape_, len(self.classes_))
+        limits = CostLimits(self.search_space_, self.input_shape_, len(self.classes_), latency_table=table, **settings)
+        seed = np.random.default_rng(rng.randint(SEED_MAX))
+        drawn = [self.search_space_.sample(seed) for _ in range(200)]
+        limits.check_reachable([*getattr(strategy, "initial_architectures", ()), *drawn])
+        return limits
 
     def _evaluator(self, space):
         """The evaluator that trains networks of ``space`` with this estimator's settings."""
@@ -549,6 +615,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         overstate it: they include the validation and, for short trials, the first epoch's start-up.)
         """
         plan = self.plan_
+        callbacks = ()
         if plan.final_seconds is None:
             epochs = self._final_epochs(results[self.best_index_])
             schedule_epochs = plan.max_epochs if plan.final_epochs is None else plan.final_epochs
@@ -558,7 +625,11 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
                 self.device_,
             )
             per_epoch = REFIT_OVERHEAD * step * math.ceil(len(X) / self.batch_size)
-            epochs = schedule_epochs = max(1, int((budget.time_budget - budget.elapsed) / max(per_epoch, 1e-9)))
+            schedule_epochs = max(1, int((budget.time_budget - budget.elapsed) / max(per_epoch, 1e-9)))
+            # Each epoch's end re-plans the epochs from those timed (up to REFIT_REPLAN_LIMIT times those priced).
+            fit_to_time = FitToTime(budget.deadline)
+            callbacks = [("fit_to_time", fit_to_time)]
+            epochs = REFIT_REPLAN_LIMIT * schedule_epochs
         trainer = evaluator if self.final_space_ is self.search_space_ else self._evaluator(self.final_space_)
         self.best_estimator_ = trainer.fit_final(
             self.best_architecture_,
@@ -570,7 +641,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             deadline=budget.refit_deadline(results),
             verbose=int(self.verbose >= 2),
             warm_start=warm_start,
+            callbacks=callbacks,
         )
+        if callbacks:
+            epochs = fit_to_time.epochs_ or epochs
         if len(self.best_estimator_.history) < epochs:
             warnings.warn(
                 f"time_budget={self.time_budget} ran out during the refit after "
@@ -684,10 +758,13 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         train, valid = next(splitter.split(np.zeros(len(y)), y))
         return X[train], y[train], X[valid], y[valid]
 
-    def _record(self, results, baselines=(), n_valid=None):
+    def _record(self, results, baselines=(), n_valid=None, rejected=()):
         """Fill ``search_results_`` and choose ``best_index_``: the best score at the highest resource,
         or the best of the ``baselines`` at that resource when that score beats it by no more than one
-        standard error of a validation accuracy on ``n_valid`` samples (one-standard-error rule)."""
+        standard error of a validation accuracy on ``n_valid`` samples (one-standard-error rule), or by
+        anything when no trial reached full fidelity. The architectures of ``rejected``
+        (``(architecture, cost, reason)``, see ``CostLimits``) follow the trials, once each, as rows of
+        status ``'infeasible'`` and trial -1."""
         scores = np.array([r.score if r.ok else np.nan for r in results])
         ok = np.isfinite(scores)
         if not ok.any():
@@ -713,7 +790,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             baseline = max(tied, key=lambda i: (scores[i], -i))
             p = scores[best_index]
             standard_error = math.sqrt(max(p * (1 - p), 1 / n_valid) / n_valid)
-            if p - scores[baseline] <= standard_error:
+            # Below full fidelity the baseline stays whatever the margin: a search cut short in its second rung
+            # chose a random network there that was 7x slower than the baseline, and its refit got 7 epochs.
+            if resources[best_index] < 1 or p - scores[baseline] <= standard_error:
                 best_index = baseline
         columns = {
             "trial": np.arange(len(results)),
@@ -734,6 +813,28 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             "worker": np.array([r.worker for r in results]),
             "error": _object_array([r.error for r in results]),
         }
+        refused = {}
+        for architecture, cost, reason in rejected:
+            refused.setdefault(architecture, (cost, reason))
+        if refused:
+            rows = {
+                "trial": -1, "rank": len(results) + 1, "score": np.nan, "status": "infeasible", "resource": np.nan,
+                "epochs": 0, "best_epoch": 0, "stopped_early": False, "curve": (), "train_seconds": 0.0, "seed": -1,
+                "worker": "",
+            }
+            extra = {name: [value] * len(refused) for name, value in rows.items()}
+            extra["architecture"] = list(refused)
+            extra["params"] = [_describe(a) for a in refused]
+            extra["n_params"] = [cost.n_params for cost, _ in refused.values()]
+            extra["flops"] = [cost.flops for cost, _ in refused.values()]
+            extra["error"] = [reason for _, reason in refused.values()]
+            for name, values in extra.items():
+                column = columns[name]
+                if column.dtype == object:
+                    added = _object_array(values)
+                else:  # text widens to the longest; numbers keep the column's type
+                    added = np.array(values, dtype=None if column.dtype.kind == "U" else column.dtype)
+                columns[name] = np.concatenate([column, added])
         self.search_results_ = {name: columns[name] for name in RESULT_COLUMNS}
         self.n_trials_ = len(results)
         self.best_index_ = best_index
@@ -756,8 +857,10 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "search_results_")
         results = self.search_results_
         n_failed = int((results["status"] == "failed").sum())
+        n_refused = int((results["status"] == "infeasible").sum())
+        refused = f", {n_refused} architectures refused by the limits" if n_refused else ""
         lines = [
-            f"{type(self).__name__}: {self.n_trials_} trials ({n_failed} failed) in "
+            f"{type(self).__name__}: {self.n_trials_} trials ({n_failed} failed{refused}) in "
             f"{self.search_seconds_:.1f} s on {self.device_}; refit {self.refit_seconds_:.1f} s.",
             f"Search plan: {self.plan_.reason}.",
             f"Training batches augmented with {self.augment_!r}." if self.augment_ is not None else "No augmentation.",
@@ -766,10 +869,13 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         ]
         top = int(np.flatnonzero(results["rank"] == 1)[0])  # the best score's trial (ties: the earliest)
         if top != self.best_index_:
-            lines.append(
-                f"Kept the baseline: the best score at its fidelity ({results['score'][top]:.4f}, trial {top}) "
+            why = (
                 "beats it by less than one standard error of a validation accuracy."
+                if results["resource"][top] == 1
+                else "is below full fidelity, where no architecture replaces the baseline."
             )
+            score = results["score"][top]
+            lines.append(f"Kept the baseline: the best score at its fidelity ({score:.4f}, trial {top}) {why}")
         if self.final_space_ is not self.search_space_:
             lines.append(f"Final network: the best architecture built in {self.final_space_!r}.")
         if (results["resource"] < 1).any():
@@ -787,7 +893,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             score = board["score"][row]
             lines.append(
                 f"{board['rank'][row]:>4} {board['trial'][row]:>5} "
-                f"{'failed' if math.isnan(score) else f'{score:.4f}':>7} {board['n_params'][row]:>9,} "
+                f"{board['status'][row] if math.isnan(score) else f'{score:.4f}':>7} {board['n_params'][row]:>9,} "
                 f"{board['flops'][row] / 1e6:>8.2f} {board['epochs'][row]:>6} "
                 f"{board['train_seconds'][row]:>7.1f}  {board['architecture'][row]}"
             )

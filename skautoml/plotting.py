@@ -36,7 +36,8 @@ def plot_search(search, axes=None):
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("plot_search needs matplotlib: pip install 'skautoml[plot]'.") from exc
     check_is_fitted(search, "search_results_")
-    results = search.search_results_
+    trained = search.search_results_["trial"] >= 0  # not the architectures refused by limits
+    results = {name: column[trained] for name, column in search.search_results_.items()}
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     by_trial, by_size = axes

@@ -271,6 +271,30 @@ def check_one_shot(ns, out):
         assert sum(op in parameter_free for block in cell for op in (block.op1, block.op2)) <= 1
 
 
+def check_costs(ns, out):
+    from skautoml.nas.evaluate import count_flops
+
+    space, lines = ns["space"], out.splitlines()
+    assert len(lines) == 3
+    rng = np.random.default_rng(0)
+    for line in lines:
+        network = space.build(space.sample(rng), (1, 28, 28), 10)
+        n_params, flops, predicted, measured = _floats(line)
+        assert (n_params, flops) == (sum(p.numel() for p in network.parameters()), count_flops(network, (1, 28, 28)))
+        assert predicted > 0 and measured > 0
+    assert ns["table"].path.exists() and ns["table"].entries
+
+
+def check_limits(ns, out):
+    clf, results = ns["clf"], ns["clf"].search_results_
+    first, second = out.splitlines()
+    assert first == "4 True"
+    trained = results["trial"] >= 0
+    assert trained.sum() == clf.n_trials_ == 4
+    refused = results["error"][~trained]
+    assert len(refused) >= 1 and "max_params=5,000" in refused[0] and refused[0] in second
+
+
 #: (page, a snippet of the block's code) -> the check of that block.
 CHECKS = {
     ("README.md", "clf.fit(X_train, y_train)"): check_quick_start,
@@ -290,6 +314,8 @@ CHECKS = {
     ("nas.md", "max_trials=None, time_budget=10"): check_time_budget,
     ("nas.md", "pd.DataFrame(clf.search_results_)"): check_leaderboard,
     ("nas.md", "plan_search("): check_plan,
+    ("nas.md", "architecture_cost("): check_costs,
+    ("nas.md", "max_params=5_000"): check_limits,
     ("README.md", "save_weights(clf"): check_deploy,
     ("nas.md", 'format="onnx"'): check_onnx,
     ("nas.md", "SPOS(supernet_epochs=3)"): check_one_shot,

@@ -15,6 +15,7 @@ from skautoml.nas import (
     CNNSpace,
     Evaluator,
     Fidelity,
+    FitToTime,
     MLPArchitecture,
     MLPSpace,
     SearchSpace,
@@ -88,6 +89,22 @@ def test_training_stops_after_the_epoch_that_reaches_the_deadline(data, monkeypa
     result = evaluate.evaluate(ARCH, *data, Fidelity(max_epochs=10), seed=0, deadline=deadline)
     assert result.ok, result.error
     assert result.epochs == 3
+
+
+@pytest.mark.parametrize("seconds_left, epochs", [(10.5, 10), (100.0, 30), (0.5, 1)])
+def test_fit_to_time_replans_the_epochs_and_the_schedule_from_the_first_epoch(data, seconds_left, epochs):
+    # Epochs of 1 s on a fake clock: 10.5 s hold 10 of them, 100 s more than max_epochs=30, 0.5 s only the first.
+    clock = FakeClock()
+    fit_to_time = FitToTime(Deadline(clock() + seconds_left, clock))
+    X, y = data[0], data[1]
+    net = evaluator().fit_final(
+        ARCH, X, y, epochs=30, schedule_epochs=5, seed=0, callbacks=[("tick", Tick(clock)), ("fit", fit_to_time)]
+    )
+    assert fit_to_time.epochs_ == epochs
+    assert len(net.history) == epochs
+    if epochs > 1:  # the stretched or shortened cosine schedule ends at zero with the training
+        assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+        assert np.all(np.diff(net.history[:, "event_lr"]) < 0)
 
 
 def test_early_stopping_stops_before_max_epochs(data):

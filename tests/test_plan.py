@@ -16,6 +16,7 @@ from skautoml.nas import (
     plan_search,
     stem_stride_for,
 )
+from fakes import FakeClock, Tick
 from skautoml.nas._plan import FINAL_SHARE, MIN_ARCHITECTURES, MIN_DATA_FRACTION, STEP_SAMPLES, TRIAL_OVERHEAD
 
 
@@ -232,20 +233,32 @@ def test_a_planned_refit_trains_the_epochs_the_time_left_holds(digits16, monkeyp
 
     import skautoml._estimators as estimators
 
-    # Steps of 0.02 s, on a clock that stands still: the whole 3 s budget is left for the refit.
+    # Steps of 0.02 s; the clock stands still through the search, so the whole 3 s budget is left for the refit,
+    # whose epochs then take 0.125 s each.
+    clock = FakeClock(100.0)
     monkeypatch.setattr(estimators, "_step_seconds", lambda space, architecture, *args: 0.02)
-    monkeypatch.setattr(estimators, "Budget", functools.partial(estimators.Budget, clock=lambda: 100.0))
+    monkeypatch.setattr(estimators, "Budget", functools.partial(estimators.Budget, clock=clock))
     fits = []
     real = estimators.Evaluator.fit_final
-    monkeypatch.setattr(estimators.Evaluator, "fit_final", lambda self, *a, **k: fits.append(k) or real(self, *a, **k))
+
+    def fit_final(self, *args, **kwargs):
+        fits.append(kwargs)
+        return real(self, *args, **{**kwargs, "callbacks": [("tick", Tick(clock, 0.125)), *kwargs["callbacks"]]})
+
+    monkeypatch.setattr(estimators.Evaluator, "fit_final", fit_final)
     X, y = digits16
     clf = AutoNASClassifier(time_budget=3, max_trials=2, max_epochs=20, random_state=0).fit(X, y)
     assert clf.plan_.final_seconds == pytest.approx(1.5)
-    # 300 images are 5 batches of 64: an epoch of the refit costs REFIT_OVERHEAD x 5 x 0.02 s.
+    # 300 images are 5 batches of 64: an epoch of the refit is priced at REFIT_OVERHEAD x 5 x 0.02 s.
     (kwargs,) = fits
-    expected = int(3 / (estimators.REFIT_OVERHEAD * 5 * 0.02))
-    assert kwargs["epochs"] == kwargs["schedule_epochs"] == expected == 25
-    assert len(clf.best_estimator_.history) == expected
+    priced = int(3 / (estimators.REFIT_OVERHEAD * 5 * 0.02))
+    assert kwargs["schedule_epochs"] == priced == 25
+    assert kwargs["epochs"] == estimators.REFIT_REPLAN_LIMIT * priced
+    # The first epoch took 0.125 s, and the 2.875 s left hold 23 more: the cosine schedule is cut to those
+    # 24 and ends with the refit.
+    assert dict(clf.best_estimator_.callbacks_)["fit_to_time"].epochs_ == 24
+    assert len(clf.best_estimator_.history) == 24
+    assert clf.best_estimator_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_a_given_strategy_runs_as_given(digits16):
@@ -308,12 +321,16 @@ def _trial(architecture, score, resource):
         (0.30, 1.0, "baseline"),  # beaten by 0.02: less than the standard error of 0.32 on 450 (0.022)
         (0.25, 1.0, "other"),  # beaten by 0.07
         (0.30, 1 / 3, "other"),  # not at the best's fidelity
+        (0.25, 1 / 3, "baseline"),  # beaten by 0.07, but the search never reached full fidelity
     ],
 )
 def test_the_baseline_is_kept_unless_beaten_by_more_than_one_standard_error(baseline_score, baseline_resource, chosen):
     space = CNNSpace()
     baseline, other = known_good_architecture(space), space.sample(np.random.default_rng(0))
-    results = [_trial(baseline, baseline_score, baseline_resource), _trial(other, 0.32, 1.0), _trial(other, 0.9, 1 / 9)]
+    full = 1.0 if chosen == "other" or baseline_resource == 1.0 else 1 / 3
+    results = [
+        _trial(baseline, baseline_score, baseline_resource), _trial(other, 0.32, full), _trial(other, 0.9, 1 / 9)
+    ]
     clf = AutoNASClassifier()
     clf._record(results, baselines=(baseline,), n_valid=450)
     assert clf.search_results_["rank"][1] == 1  # the ranking is by score all the same
@@ -331,7 +348,7 @@ def test_summary_says_when_the_baseline_was_kept(digits16, monkeypatch):
     space = CNNSpace(stem_stride=2)
     baseline = known_good_architecture(space)
 
-    def record(self, results, baselines=(), n_valid=None):
+    def record(self, results, baselines=(), n_valid=None, rejected=()):
         # The first trial stands for the baseline, a point behind the second at the same fidelity.
         results = [_trial(baseline, 0.30, 1.0), _trial(space.sample(np.random.default_rng(0)), 0.31, 1.0)]
         real(self, results, (baseline,), 450)

@@ -37,6 +37,18 @@ def test_plot_search_draws_every_trial_and_marks_failures(tmp_path):
     assert (tmp_path / "search.png").stat().st_size > 0
 
 
+def test_plot_search_leaves_out_architectures_refused_by_limits():
+    X, y = load_iris(return_X_y=True)
+    clf = AutoNASClassifier(
+        search_space=MLPSpace(max_layers=2, widths=(8, 64, 256)), strategy="random", max_trials=3, max_epochs=1,
+        max_params=2_000, random_state=0,
+    ).fit(X, y)
+    assert (clf.search_results_["status"] == "infeasible").any()
+    by_trial, _ = plot_search(clf)
+    assert [c.get_label() for c in by_trial.collections] == ["trial"]
+    assert len(by_trial.collections[0].get_offsets()) == clf.n_trials_
+
+
 def test_plot_search_needs_a_fitted_search():
     from sklearn.exceptions import NotFittedError
 

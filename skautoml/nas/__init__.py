@@ -33,9 +33,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "TrialResult",
             "run_search",
         ],
+        "._cost": [
+            "ArchitectureCost", "CostLimits", "FeasibleSpace", "LatencyTable", "architecture_cost", "measure_latency",
+        ],
         ".evaluate": [
             "CurveExtrapolation",
             "Evaluator",
+            "FitToTime",
             "MedianStopping",
             "NASTable",
             "TableEntry",

@@ -3,15 +3,18 @@ import copy
 import dataclasses
 import math
 import sys
+import warnings
 
 import numpy as np
 from joblib import Parallel, cpu_count, delayed, effective_n_jobs
 from tqdm.auto import tqdm
 
-from ._results import Fidelity, as_proposal
+from ._results import Fidelity, TrialResult, as_proposal
 
 #: What the resource of a multi-fidelity strategy may scale (see :func:`fidelity_at`).
 RESOURCES = ("epochs", "data", "both")
+#: Refusals while filling one round after which a search under a constraint ends (see ``run_search``).
+MAX_REFUSALS = 100
 
 
 def trial_seed(base_seed, trial_index):
@@ -78,6 +81,7 @@ def run_search(
     verbose=0,
     description="search",
     resource="epochs",
+    constraint=None,
 ):
     """Run trials until the budget is spent or the strategy has nothing left; return their results in trial order.
 
@@ -134,6 +138,14 @@ def run_search(
         Label of the progress bar.
     resource : {'epochs', 'data', 'both'}, default='epochs'
         What a proposal's resource scales (see :func:`fidelity_at`).
+    constraint : callable or None, default=None
+        ``constraint(architecture) -> str or None``: why a candidate must not
+        be trained, or None when it may (e.g. :class:`~skautoml.nas.CostLimits`,
+        which also records the refusal). A refused candidate is neither
+        trained nor counted as a trial: the strategy is told a result with
+        status ``'infeasible'``, score NaN and the reason as its ``error``,
+        and asked again, up to ``MAX_REFUSALS`` refusals for one round; a
+        round left empty then ends the search with a warning.
     """
     if resource not in RESOURCES:
         raise ValueError(f"resource must be one of {RESOURCES}; got {resource!r}.")
@@ -153,6 +165,8 @@ def run_search(
                 break
             n_round = min(n_workers, budget.remaining_trials(len(results)))
             candidates = list(strategy.ask(n_round))
+            if constraint is not None:
+                candidates = _allowed(strategy, candidates, n_round, constraint)
             if not candidates:
                 break  # the strategy has nothing left to try
             if len(candidates) > n_round:
@@ -188,6 +202,30 @@ def run_search(
             progress.update(len(proposals))
     progress.close()
     return results
+
+
+def _allowed(strategy, candidates, n_round, constraint):
+    """The candidates ``constraint`` allows, asking ``strategy`` again for refused ones (up to MAX_REFUSALS)."""
+    allowed, refused = [], 0
+    while candidates and refused < MAX_REFUSALS:
+        for candidate in candidates:
+            architecture = as_proposal(candidate).architecture
+            reason = constraint(architecture)
+            if reason is None:
+                allowed.append(candidate)
+                continue
+            refused += 1
+            strategy.tell(candidate, TrialResult(architecture, math.nan, "infeasible", error=reason, worker=""))
+        if len(allowed) == n_round:
+            break
+        candidates = list(strategy.ask(n_round - len(allowed))) if refused < MAX_REFUSALS else []
+    if not allowed and refused >= MAX_REFUSALS:
+        warnings.warn(
+            f"The search ended: its strategy proposed {refused} candidates for one round, all refused by the limits. "
+            "Raise the limits, or search a space of smaller networks.",
+            UserWarning,
+        )
+    return allowed
 
 
 def _fidelity_of(proposal, fidelity, resource):

@@ -66,7 +66,9 @@ class TrialResult:
     architecture : value of the search space
     score : float
         Validation score (NaN when the trial failed); higher is better.
-    status : {'ok', 'failed'}
+    status : {'ok', 'failed', 'infeasible'}
+        ``'infeasible'``: refused before training by the search's limits
+        (see ``run_search``'s ``constraint``); never a recorded trial.
     error : str or None
         The exception of a failed trial, with the line it came from.
     n_params : int

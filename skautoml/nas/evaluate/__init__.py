@@ -7,6 +7,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "._evaluator": [
             "CheckFiniteLoss",
             "Evaluator",
+            "FitToTime",
             "NonFiniteLossError",
             "StopAtDeadline",
             "count_flops",
