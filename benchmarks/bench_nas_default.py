@@ -3,8 +3,10 @@
 For each dataset and seed: a 25 % stratified test split; every method is fit
 on the same training part under the same wall time and scored on the same
 test part. Datasets: scikit-learn's 8x8 digits (120 s), digits upscaled to
-28x28 (180 s), and a generated 3x32x32 set of 10 shape classes (180 s; see
-``_images.py``). Methods:
+28x28 (180 s), distorted 28x28 digits (180 s; three random affine warps of
+each digit, split so that all copies of a test digit stay out of training),
+and a generated 3x32x32 set of 10 shape classes (180 s; see ``_images.py``).
+Methods:
 
 * ``default``: ``AutoNASClassifier(time_budget=...)``, nothing else set;
 * ``cnn``: the strong hand-written CNN of ``_images.py``, trained for the budget;

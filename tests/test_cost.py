@@ -46,8 +46,8 @@ def test_an_mlp_has_the_parameters_and_flops_of_its_layers():
     assert cost.latency_ms is None
 
 
-def _table_entries(space, architecture, shape, n_outputs, tmp_path):
-    """The keys a real table prices ``architecture`` with (measured once, into ``tmp_path``)."""
+def _measured_table(space, architecture, shape, n_outputs, tmp_path):
+    """A real table that priced ``architecture`` once (kept in ``tmp_path``): its keys are those of its operations."""
     table = LatencyTable(cache_dir=tmp_path, repeats=1)
     architecture_cost(space, architecture, shape, n_outputs, latency_table=table)
     return table
@@ -56,7 +56,7 @@ def _table_entries(space, architecture, shape, n_outputs, tmp_path):
 def test_a_supplied_table_prices_without_measuring(tmp_path):
     space, shape = CNNSpace(max_layers=3), (1, 8, 8)
     architecture = space.sample(np.random.default_rng(1))
-    keys = _table_entries(space, architecture, shape, 10, tmp_path).entries
+    keys = _measured_table(space, architecture, shape, 10, tmp_path).entries
     # Every operation costs 0.5 ms in the supplied table: the price counts the operations.
     table = LatencyTable(cache_dir=False, entries={key: 0.5 for key in keys})
     cost = architecture_cost(space, architecture, shape, 10, latency_table=table)
@@ -84,7 +84,7 @@ def test_the_table_is_measured_once_per_machine_and_read_back_from_the_cache(tmp
 def test_a_calibration_scales_the_sum_and_adds_an_overhead_per_operation(tmp_path):
     space, shape = MLPSpace(), (12,)
     architecture = MLPArchitecture(widths=(16,))
-    keys = _table_entries(space, architecture, shape, 3, tmp_path).entries
+    keys = _measured_table(space, architecture, shape, 3, tmp_path).entries
     supplied = LatencyTable(cache_dir=False, entries={key: 0.5 for key in keys}, calibration=(2.0, 0.25))
     n_calls = len([m for m in space.build(architecture, shape, 3).modules() if next(m.children(), None) is None])
     assert architecture_cost(space, architecture, shape, 3, latency_table=supplied).latency_ms == pytest.approx(
@@ -108,9 +108,11 @@ def test_tables_of_other_settings_are_other_files(tmp_path):
     assert LatencyTable(cache_dir=False).path is None
 
 
-def test_a_cache_file_of_another_version_is_ignored(tmp_path):
+@pytest.mark.parametrize("text", [json.dumps({"version": -1, "entries": {"Linear()|(3,)": 1.0}}), '{"vers'])
+def test_a_cache_file_of_another_version_or_cut_short_is_ignored(tmp_path, text):
     table = LatencyTable(cache_dir=tmp_path)
-    table.path.write_text(json.dumps({"version": -1, "entries": {"Linear()|(3,)": 1.0}}))
+    table.path.parent.mkdir(parents=True, exist_ok=True)
+    table.path.write_text(text)
     assert LatencyTable(cache_dir=tmp_path).entries == {}
 
 
@@ -124,9 +126,18 @@ def test_the_default_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 
 def test_measure_latency_restores_the_thread_count_and_the_module():
     threads = torch.get_num_threads()
-    module = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 3))
+    module = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 3)).train()
     assert measure_latency(module, (10,), batch_size=4, n_threads=1, repeats=3) > 0
     assert torch.get_num_threads() == threads
+    assert module.training
+
+
+def test_pricing_leaves_torch_s_random_stream_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    architecture_cost(MLPSpace(), MLPArchitecture(widths=(16,)), (10,), 3)
+    assert torch.equal(torch.rand(3), expected)
 
 
 @pytest.mark.parametrize(
@@ -297,3 +308,16 @@ def test_one_shot_and_morphism_strategies_do_not_take_limits_yet(iris, strategy,
     search_space = "morphism" if strategy == "hill_climbing" else "auto"
     with pytest.raises(NotImplementedError, match=f"{what}.*max_params"):
         AutoNASClassifier(search_space=search_space, strategy=strategy, max_trials=2, max_params=10_000).fit(*iris)
+
+
+def test_reinforce_learns_from_a_refused_candidate_as_from_the_worst_trained_one():
+    from skautoml.search import ReinforceController, TrialResult
+
+    strategy = ReinforceController(batch_size=10).reset(MLP, 0)
+    first, second = strategy.ask(2)
+    strategy.tell(first, TrialResult(first, 0.7, "ok"))
+    strategy.tell(second, TrialResult(second, math.nan, "infeasible", error="over max_params"))
+    assert [reward for _, reward in strategy._batch] == [0.7, 0.7]
+    (third,) = strategy.ask(1)
+    strategy.tell(third, TrialResult(third, math.nan, "failed"))  # a failed trial teaches nothing
+    assert len(strategy._batch) == 2

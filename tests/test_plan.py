@@ -16,8 +16,9 @@ from skautoml.nas import (
     plan_search,
     stem_stride_for,
 )
-from fakes import FakeClock, Tick
 from skautoml.nas._plan import FINAL_SHARE, MIN_ARCHITECTURES, MIN_DATA_FRACTION, STEP_SAMPLES, TRIAL_OVERHEAD
+
+from fakes import FakeClock, Tick
 
 
 def plan(step, n_train=1000, n_samples=1250, time_budget=180, max_epochs=30, **kwargs):
@@ -316,20 +317,22 @@ def _trial(architecture, score, resource):
 
 
 @pytest.mark.parametrize(
-    "baseline_score, baseline_resource, chosen",
+    "baseline_score, baseline_resource, best_resource, chosen",
     [
-        (0.30, 1.0, "baseline"),  # beaten by 0.02: less than the standard error of 0.32 on 450 (0.022)
-        (0.25, 1.0, "other"),  # beaten by 0.07
-        (0.30, 1 / 3, "other"),  # not at the best's fidelity
-        (0.25, 1 / 3, "baseline"),  # beaten by 0.07, but the search never reached full fidelity
+        (0.30, 1.0, 1.0, "baseline"),  # beaten by 0.02: less than the standard error of 0.32 on 450 (0.022)
+        (0.25, 1.0, 1.0, "other"),  # beaten by 0.07
+        (0.30, 1 / 3, 1.0, "other"),  # not at the best's fidelity
+        (0.25, 1 / 3, 1 / 3, "baseline"),  # beaten by 0.07, but the search never reached full fidelity
     ],
 )
-def test_the_baseline_is_kept_unless_beaten_by_more_than_one_standard_error(baseline_score, baseline_resource, chosen):
+def test_the_baseline_is_kept_unless_beaten_by_more_than_one_standard_error(
+    baseline_score, baseline_resource, best_resource, chosen
+):
     space = CNNSpace()
     baseline, other = known_good_architecture(space), space.sample(np.random.default_rng(0))
-    full = 1.0 if chosen == "other" or baseline_resource == 1.0 else 1 / 3
     results = [
-        _trial(baseline, baseline_score, baseline_resource), _trial(other, 0.32, full), _trial(other, 0.9, 1 / 9)
+        _trial(baseline, baseline_score, baseline_resource), _trial(other, 0.32, best_resource),
+        _trial(other, 0.9, 1 / 9),
     ]
     clf = AutoNASClassifier()
     clf._record(results, baselines=(baseline,), n_valid=450)

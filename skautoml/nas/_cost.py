@@ -3,13 +3,13 @@
 :func:`architecture_cost` builds the network once and runs one sample
 through it, reading off its parameter count, the FLOPs of that forward pass
 (as PyTorch's ``FlopCounterMode`` counts them: two per multiply-accumulate)
-and the operations it runs with their input shapes. A :class:`LatencyTable` prices those operations: it holds the
-measured latency of every (operation, input shape) it has seen on this
-device, thread count and batch size, measures new ones on first sight, and
-keeps them in a JSON file of a cache directory, so the table is built once
-per machine and a strategy prices thousands of candidates in seconds. The
-prediction is the sum of the operations' latencies, as in the lookup tables
-of FBNet and ProxylessNAS. That sum leaves out what runs outside the
+and the operations it runs with their input shapes. A :class:`LatencyTable`
+prices those operations: it holds the measured latency of every (operation,
+input shape) it has seen on this device, thread count and batch size,
+measures new ones on first sight, and keeps them in a JSON file of a cache
+directory, so the table is built once per machine and a strategy prices
+thousands of candidates in seconds. The prediction is the sum of the
+operations' latencies, as in the lookup tables of FBNet and ProxylessNAS. That sum leaves out what runs outside the
 operations (additions of skips, concatenations, the Python between them), so
 :meth:`LatencyTable.calibrate` fits a scale and an overhead per operation to
 a few networks timed whole by :func:`measure_latency`;
@@ -109,9 +109,13 @@ def _leaf_calls(network, sample_shape):
 
 
 def _traced(space, architecture, input_shape, n_outputs):
-    """The network of ``architecture`` (in evaluation mode, on the CPU), its leaf calls and its FLOPs."""
+    """The network of ``architecture`` (in evaluation mode, on the CPU), its leaf calls and its FLOPs.
+
+    The weights are drawn from a copy of torch's random state, so pricing leaves the caller's stream alone.
+    """
     try:
-        network = space.build(architecture, input_shape, n_outputs).eval()
+        with torch.random.fork_rng(devices=[]):
+            network = space.build(architecture, input_shape, n_outputs).eval()
         return (network, *_leaf_calls(network, input_shape))
     except Exception as error:
         raise ValueError(
@@ -160,7 +164,8 @@ def measure_latency(module, input_shape, batch_size=1, n_threads=1, device="cpu"
     Parameters
     ----------
     module : torch.nn.Module
-        Timed in evaluation mode without gradients, on ``device``.
+        Timed in evaluation mode without gradients, on ``device`` (where it
+        is moved); its training mode is restored afterwards.
     input_shape : tuple of int
         Shape of one sample.
     batch_size : int, default=1
@@ -181,8 +186,9 @@ def measure_latency(module, input_shape, batch_size=1, n_threads=1, device="cpu"
     >>> measure_latency(nn.Linear(10, 3), (10,)) > 0
     True
     """
+    was_training = module.training
     module = module.to(device).eval()
-    x = torch.randn((batch_size, *input_shape), device=device)
+    x = torch.zeros((batch_size, *input_shape), device=device)
     synchronize = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     times = []
     with torch_threads(n_threads), torch.no_grad():
@@ -193,6 +199,7 @@ def measure_latency(module, input_shape, batch_size=1, n_threads=1, device="cpu"
             synchronize()
             if i >= warmup:
                 times.append(time.perf_counter() - started)
+    module.train(was_training)
     return 1000.0 * statistics.median(times)
 
 
@@ -209,11 +216,12 @@ class LatencyTable:
     An operation is a leaf module (one without submodules: a convolution, a
     batch norm, an activation, a pooling, a linear layer), keyed by its
     ``repr`` (which names its type and settings) and the shape of one input
-    sample. :meth:`price` sums the latencies of a network's operations and
-    times those it has not seen (each alone, on fresh weights, by
-    :func:`measure_latency`); :meth:`save` (called by :meth:`price` when it
-    measured something) writes them to ``cache_dir``, and a later table of
-    the same device, threads, batch size and torch version starts from them.
+    sample. :meth:`price` sums the latencies of a network's operations,
+    timing those it has not seen (each alone, by :func:`measure_latency`),
+    and applies the :attr:`calibration`; the table is written to
+    ``cache_dir`` whenever it measured something, and a later table of the
+    same device, threads, batch size and torch version starts from it (a
+    file it cannot read, or of another format version, is rebuilt).
 
     Parameters
     ----------
@@ -270,7 +278,10 @@ class LatencyTable:
         self.repeats = repeats
         self.entries, self.calibration = {}, (1.0, 0.0)
         if self.path is not None and self.path.exists():
-            stored = json.loads(self.path.read_text())
+            try:
+                stored = json.loads(self.path.read_text())
+            except (OSError, ValueError):  # unreadable or cut short: measured again
+                stored = {}
             if stored.get("version") == TABLE_VERSION:
                 self.entries.update(stored["entries"])
                 self.calibration = tuple(stored.get("calibration", self.calibration))

@@ -321,6 +321,11 @@ class ReinforceController(Strategy):
         if pending is not None and not pending:
             del self._proposed[architecture]
         reward = float(result.score)
+        if getattr(result, "status", None) == "infeasible":
+            # Refused by the search's limits: rewarded as the worst trained candidate so far, so the policy
+            # learns to avoid what it cannot train.
+            finite = [score for _, score in self.history if math.isfinite(score)]
+            reward = min(finite, default=0.0)
         if not math.isfinite(reward):
             return
         if tokens is None:  # not proposed by this controller: learn from it all the same
