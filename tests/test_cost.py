@@ -321,3 +321,16 @@ def test_reinforce_learns_from_a_refused_candidate_as_from_the_worst_trained_one
     (third,) = strategy.ask(1)
     strategy.tell(third, TrialResult(third, math.nan, "failed"))  # a failed trial teaches nothing
     assert len(strategy._batch) == 2
+
+
+def test_a_latency_limit_without_a_table_builds_and_calibrates_one_in_the_cache(iris, tmp_path, monkeypatch):
+    from skautoml import AutoNASClassifier
+
+    monkeypatch.setenv("SKAUTOML_CACHE", str(tmp_path))
+    clf = AutoNASClassifier(
+        search_space=MLP, strategy="random", max_trials=1, max_epochs=1, max_latency_ms=1e3, random_state=0
+    ).fit(*iris)
+    (path,) = tmp_path.iterdir()
+    stored = json.loads(path.read_text())
+    assert stored["entries"] and stored["calibration"] != [1.0, 0.0]
+    assert clf.n_trials_ == 1
