@@ -25,7 +25,9 @@ from .nas import (
 )
 
 from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, RandomCrop, UniformAugment
-from .search import RESOURCES, Budget, Fidelity, RefitReserve, fidelity_at, resolve_strategy, run_search, trial_seed
+from .search import (
+    RESOURCES, Budget, Fidelity, RefitReserve, TrialResult, fidelity_at, resolve_strategy, run_search, trial_seed,
+)
 
 #: Names accepted by ``AutoNASClassifier(augment=...)``, besides 'auto'.
 AUGMENTATIONS = {
@@ -535,10 +537,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         settings = {"max_params": self.max_params, "max_flops": self.max_flops, "max_latency_ms": self.max_latency_ms}
         if all(value is None for value in settings.values()):
             return None
-        if getattr(strategy, "shares_weights", False) or getattr(strategy, "refits_trained_model", False):
-            what = "trains a weight-sharing supernet" if getattr(strategy, "shares_weights", False) else (
-                "grows networks from trained parents"
-            )
+        shares = getattr(strategy, "shares_weights", False)
+        if shares or getattr(strategy, "refits_trained_model", False):
+            what = "trains a weight-sharing supernet" if shares else "grows networks from trained parents"
             raise NotImplementedError(
                 f"{type(strategy).__name__} {what}, which does not take max_params, max_flops or max_latency_ms "
                 "yet. Use a strategy that trains each architecture from scratch ('auto', 'evolution', 'random', "
@@ -615,7 +616,7 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
         overstate it: they include the validation and, for short trials, the first epoch's start-up.)
         """
         plan = self.plan_
-        callbacks = ()
+        fit_to_time = None
         if plan.final_seconds is None:
             epochs = self._final_epochs(results[self.best_index_])
             schedule_epochs = plan.max_epochs if plan.final_epochs is None else plan.final_epochs
@@ -628,7 +629,6 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             schedule_epochs = max(1, int((budget.time_budget - budget.elapsed) / max(per_epoch, 1e-9)))
             # Each epoch's end re-plans the epochs from those timed (up to REFIT_REPLAN_LIMIT times those priced).
             fit_to_time = FitToTime(budget.deadline)
-            callbacks = [("fit_to_time", fit_to_time)]
             epochs = REFIT_REPLAN_LIMIT * schedule_epochs
         trainer = evaluator if self.final_space_ is self.search_space_ else self._evaluator(self.final_space_)
         self.best_estimator_ = trainer.fit_final(
@@ -641,9 +641,9 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             deadline=budget.refit_deadline(results),
             verbose=int(self.verbose >= 2),
             warm_start=warm_start,
-            callbacks=callbacks,
+            callbacks=() if fit_to_time is None else [("fit_to_time", fit_to_time)],
         )
-        if callbacks:
+        if fit_to_time is not None:
             epochs = fit_to_time.epochs_ or epochs
         if len(self.best_estimator_.history) < epochs:
             warnings.warn(
@@ -794,47 +794,32 @@ class AutoNASClassifier(ClassifierMixin, BaseEstimator):
             # chose a random network there that was 7x slower than the baseline, and its refit got 7 epochs.
             if resources[best_index] < 1 or p - scores[baseline] <= standard_error:
                 best_index = baseline
-        columns = {
-            "trial": np.arange(len(results)),
-            "rank": rank,
-            "score": scores,
-            "status": np.array([r.status for r in results]),
-            "resource": resources,
-            "architecture": _object_array([r.architecture for r in results]),
-            "params": _object_array([_describe(r.architecture) for r in results]),
-            "n_params": np.array([r.n_params for r in results]),
-            "flops": np.array([r.flops for r in results]),
-            "epochs": np.array([r.epochs for r in results]),
-            "best_epoch": np.array([r.best_epoch for r in results]),
-            "stopped_early": np.array([r.stopped_early for r in results], dtype=bool),
-            "curve": _object_array([tuple(r.curve) for r in results]),
-            "train_seconds": np.array([r.train_seconds for r in results]),
-            "seed": np.array([r.seed for r in results]),
-            "worker": np.array([r.worker for r in results]),
-            "error": _object_array([r.error for r in results]),
-        }
-        refused = {}
+        refused = {}  # once each, after the trials
         for architecture, cost, reason in rejected:
-            refused.setdefault(architecture, (cost, reason))
-        if refused:
-            rows = {
-                "trial": -1, "rank": len(results) + 1, "score": np.nan, "status": "infeasible", "resource": np.nan,
-                "epochs": 0, "best_epoch": 0, "stopped_early": False, "curve": (), "train_seconds": 0.0, "seed": -1,
-                "worker": "",
-            }
-            extra = {name: [value] * len(refused) for name, value in rows.items()}
-            extra["architecture"] = list(refused)
-            extra["params"] = [_describe(a) for a in refused]
-            extra["n_params"] = [cost.n_params for cost, _ in refused.values()]
-            extra["flops"] = [cost.flops for cost, _ in refused.values()]
-            extra["error"] = [reason for _, reason in refused.values()]
-            for name, values in extra.items():
-                column = columns[name]
-                if column.dtype == object:
-                    added = _object_array(values)
-                else:  # text widens to the longest; numbers keep the column's type
-                    added = np.array(values, dtype=None if column.dtype.kind == "U" else column.dtype)
-                columns[name] = np.concatenate([column, added])
+            refused.setdefault(architecture, TrialResult(
+                architecture, math.nan, "infeasible", error=reason, n_params=cost.n_params, flops=cost.flops,
+                resource=math.nan, seed=-1, worker="",
+            ))
+        rows, n_refused = [*results, *refused.values()], len(refused)
+        columns = {
+            "trial": np.r_[np.arange(len(results)), np.full(n_refused, -1)],
+            "rank": np.r_[rank, np.full(n_refused, len(results) + 1)],
+            "score": np.r_[scores, np.full(n_refused, np.nan)],
+            "status": np.array([r.status for r in rows]),
+            "resource": np.array([r.resource for r in rows], dtype=float),
+            "architecture": _object_array([r.architecture for r in rows]),
+            "params": _object_array([_describe(r.architecture) for r in rows]),
+            "n_params": np.array([r.n_params for r in rows]),
+            "flops": np.array([r.flops for r in rows]),
+            "epochs": np.array([r.epochs for r in rows]),
+            "best_epoch": np.array([r.best_epoch for r in rows]),
+            "stopped_early": np.array([r.stopped_early for r in rows], dtype=bool),
+            "curve": _object_array([tuple(r.curve) for r in rows]),
+            "train_seconds": np.array([r.train_seconds for r in rows]),
+            "seed": np.array([r.seed for r in rows]),
+            "worker": np.array([r.worker for r in rows]),
+            "error": _object_array([r.error for r in rows]),
+        }
         self.search_results_ = {name: columns[name] for name in RESULT_COLUMNS}
         self.n_trials_ = len(results)
         self.best_index_ = best_index

@@ -21,7 +21,6 @@ import math
 import os
 import statistics
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,8 @@ import torch
 from scipy.optimize import nnls
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from .._utils._threads import torch_threads
 
 #: Format of a latency table's JSON file; a file of another version is ignored and rebuilt.
 TABLE_VERSION = 1
@@ -53,18 +54,6 @@ class ArchitectureCost:
     n_params: int
     flops: int
     latency_ms: float | None = None
-
-
-@contextmanager
-def torch_threads(n_threads):
-    """Run the block with ``n_threads`` torch threads (None leaves them), then restore the previous count."""
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 #: Leaf modules whose FLOPs PyTorch's counter leaves at zero (it counts matrix products and convolutions only).

@@ -2,13 +2,13 @@
 import copy
 import dataclasses
 import math
-import sys
 import warnings
 
 import numpy as np
 from joblib import Parallel, cpu_count, delayed, effective_n_jobs
 from tqdm.auto import tqdm
 
+from .._utils._threads import torch_threads
 from ._results import Fidelity, TrialResult, as_proposal
 
 #: What the resource of a multi-fidelity strategy may scale (see :func:`fidelity_at`).
@@ -57,16 +57,9 @@ def _run_trial(evaluator, proposal, data, fidelity, seed, deadline, n_threads):
         extra["warm_start"] = proposal.warm_start
     if proposal.keep_model:
         extra["keep_model"] = True
-    torch = sys.modules.get("torch")  # set threads only where the evaluator loaded torch
-    if n_threads is None or torch is None:
+    # One of several parallel trials takes its share of the cores only (where the evaluator loaded torch).
+    with torch_threads(n_threads):
         return evaluator.evaluate(proposal.architecture, *data, fidelity, seed, deadline, **extra)
-    previous = torch.get_num_threads()
-    # One of several parallel trials takes its share of the cores only.
-    torch.set_num_threads(n_threads)
-    try:
-        return evaluator.evaluate(proposal.architecture, *data, fidelity, seed, deadline, **extra)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def run_search(

@@ -86,9 +86,9 @@ class _Bracket:
         scores = self.scores[rung]
         order = sorted(scores, key=lambda s: (not math.isfinite(scores[s]), -scores[s], s))
         n_best = self.rungs[rung + 1][0]
-        promoted = set(order[:n_best]) | {s for s in order if self.members[rung][s] in self.baselines}
+        is_baseline = [member in self.baselines for member in self.members[rung]]
         # Baselines run first, so that a search cut short has them at the highest rung it reached.
-        promoted = sorted(promoted, key=lambda s: (self.members[rung][s] not in self.baselines, order.index(s)))
+        promoted = [s for s in order if is_baseline[s]] + [s for s in order[:n_best] if not is_baseline[s]]
         keep = [self.members[rung][s] for s in promoted if math.isfinite(scores[s])]
         self.size[rung + 1] = len(keep)
         self.waiting[rung + 1] = keep
