@@ -2,15 +2,18 @@
 
 * :func:`export` writes the final network of a fitted
   :class:`~skautoml.AutoNASClassifier`, with its input standardisation, a
-  reshape of flat rows to the training shape and the softmax, as a
+  reshape of flat rows to the training shape and the softmax (of a fitted
+  :class:`~skautoml.AutoNASRegressor`: the targets' de-standardisation
+  instead, so that it outputs values in the units of ``y``), as a
   TorchScript file (runs with torch alone: ``torch.jit.load``) or an ONNX
   file (runs with ONNX Runtime; the ``onnx`` extra: ``pip install
-  skautoml[onnx]``). The batch axis is dynamic; the class labels, the input
-  shape and the architecture travel in the file as JSON (TorchScript: the
-  extra file ``skautoml.json``; ONNX: the metadata entry ``skautoml``).
+  skautoml[onnx]``). The batch axis is dynamic; the class labels (or the
+  targets' mean and scale), the input shape and the architecture travel in
+  the file as JSON (TorchScript: the extra file ``skautoml.json``; ONNX:
+  the metadata entry ``skautoml``).
 * :func:`save_weights` / :func:`load_weights` keep the weights as tensors
-  and everything else (space, architecture, classes) as JSON in one
-  ``torch.save`` file that :func:`load_weights` reads with
+  and everything else (space, architecture, classes or target statistics)
+  as JSON in one ``torch.save`` file that :func:`load_weights` reads with
   ``torch.load(weights_only=True)``: loading runs no code from the file,
   unlike unpickling an estimator (``pickle.load`` runs whatever the file
   says: load pickles only from sources you trust).
@@ -32,7 +35,9 @@ FORMATS = ("torchscript", "onnx")
 #: Name of the JSON description in an exported file (TorchScript extra file, ONNX metadata key).
 METADATA_KEY = "skautoml"
 _WEIGHTS_FORMAT = "skautoml-weights"
-_WEIGHTS_VERSION = 1
+#: The weights format's versions: 1 holds a classifier; 2 (written for a regressor only, so that a classifier's
+#: files stay readable by the skautoml that wrote version 1) adds the targets' statistics.
+_WEIGHTS_VERSION, _REGRESSION_WEIGHTS_VERSION = 1, 2
 
 
 class ExportedNetwork(nn.Module):
@@ -56,11 +61,64 @@ class ExportedNetwork(nn.Module):
         self.input_shape = tuple(int(v) for v in input_shape)
 
     def forward(self, x):
-        return torch.softmax(self.module(x.reshape((-1,) + self.input_shape)), dim=1)
+        return torch.softmax(self._outputs(x), dim=1)
+
+    def _outputs(self, x):
+        return self.module(x.reshape((-1,) + self.input_shape))
 
 
-class LoadedClassifier:
-    """A network read by :func:`load_weights`: ``predict_proba`` and ``predict`` as the estimator's.
+class ExportedRegressorNetwork(ExportedNetwork):
+    """The final network of a regressor as deployed: float32 rows in, predictions in the units of ``y`` out.
+
+    ``forward(x)`` reshapes ``x`` as :class:`ExportedNetwork` does, applies
+    the standardised network and de-standardises its outputs (times
+    ``target_scale``, plus ``target_mean``); with ``vector``, the one
+    output comes as a vector ``(N,)``, as the estimator predicts for 1-D
+    ``y``, else as ``(N, n_outputs)``.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The fitted network behind its :class:`~skautoml.nas.space.Standardize` layer.
+    input_shape : tuple of int
+    target_mean, target_scale : array-like of shape (n_outputs,)
+    vector : bool
+    """
+
+    def __init__(self, module, input_shape, target_mean, target_scale, vector):
+        super().__init__(module, input_shape)
+        self.register_buffer("target_mean", torch.as_tensor(np.asarray(target_mean), dtype=torch.float32))
+        self.register_buffer("target_scale", torch.as_tensor(np.asarray(target_scale), dtype=torch.float32))
+        self.vector = bool(vector)
+
+    def forward(self, x):
+        y = self._outputs(x) * self.target_scale + self.target_mean
+        return y[:, 0] if self.vector else y
+
+
+class _LoadedNetwork:
+    """A network read by :func:`load_weights`, run in batches on float rows or shaped samples."""
+
+    def __init__(self, network, metadata):
+        self.network = network.eval()
+        self.metadata = metadata
+
+    def _outputs(self, X, batch_size):
+        X = np.asarray(X, dtype=np.float32)
+        shape = tuple(self.network.input_shape)
+        if X.ndim < 2 or X[0].size != int(np.prod(shape)):
+            raise ValueError(
+                f"X holds samples of shape {X.shape[1:]}; this network reads samples of shape {shape} "
+                f"({int(np.prod(shape))} values each, as rows or shaped)."
+            )
+        X = torch.as_tensor(X)
+        with torch.no_grad():
+            outputs = torch.cat([self.network(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
+        return outputs.numpy().astype(np.float64)
+
+
+class LoadedClassifier(_LoadedNetwork):
+    """A classifier's network read by :func:`load_weights`: ``predict_proba`` and ``predict`` as the estimator's.
 
     Attributes
     ----------
@@ -72,23 +130,12 @@ class LoadedClassifier:
     """
 
     def __init__(self, network, classes, metadata):
-        self.network = network.eval()
+        super().__init__(network, metadata)
         self.classes_ = classes
-        self.metadata = metadata
 
     def predict_proba(self, X, batch_size=1024):
         """Class probabilities of float rows ``X`` (shaped like the training data), columns in ``classes_`` order."""
-        X = np.asarray(X, dtype=np.float32)
-        shape = tuple(self.network.input_shape)
-        if X.ndim < 2 or X[0].size != int(np.prod(shape)):
-            raise ValueError(
-                f"X holds samples of shape {X.shape[1:]}; this network reads samples of shape {shape} "
-                f"({int(np.prod(shape))} values each, as rows or shaped)."
-            )
-        X = torch.as_tensor(X)
-        with torch.no_grad():
-            proba = torch.cat([self.network(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
-        proba = proba.numpy().astype(np.float64)
+        proba = self._outputs(X, batch_size)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -96,12 +143,39 @@ class LoadedClassifier:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
+class LoadedRegressor(_LoadedNetwork):
+    """A regressor's network read by :func:`load_weights`: ``predict`` as the estimator's.
+
+    Attributes
+    ----------
+    network : ExportedRegressorNetwork
+        In evaluation mode, on the CPU; it de-standardises its outputs.
+    n_outputs_ : int
+    metadata : dict
+        The JSON description saved with the weights.
+    """
+
+    def __init__(self, network, metadata):
+        super().__init__(network, metadata)
+        self.n_outputs_ = int(metadata["n_outputs"])
+
+    def predict(self, X, batch_size=1024):
+        """Predicted targets of float rows ``X`` (shaped like the training data), in the units of ``y``: shaped
+        ``(n_samples,)`` for a regressor fitted on 1-D ``y``, else ``(n_samples, n_outputs_)``."""
+        return self._outputs(X, batch_size)
+
+
 def export(model, path, format="torchscript"):
     """Write the final network of a fitted ``model`` to ``path``, runnable without skautoml.
 
+    The network outputs class probabilities (a classifier's, columns in the
+    order of ``classes_``) or predictions in the units of ``y`` (a
+    regressor's, shaped as its ``predict``: the network de-standardises the
+    targets).
+
     Parameters
     ----------
-    model : AutoNASClassifier
+    model : AutoNASClassifier or AutoNASRegressor
         Fitted with ``refit=True``.
     path : str or Path
         The file to write.
@@ -109,8 +183,8 @@ def export(model, path, format="torchscript"):
         ``'torchscript'``: load with ``torch.jit.load(path)`` (torch 2.13
         deprecates TorchScript in favour of ``torch.export``, but still runs
         it); ``'onnx'``: run with ``onnxruntime.InferenceSession(path)``
-        (input ``'input'``, output ``'probabilities'``); needs the ``onnx``
-        extra. The input takes samples as the estimator was fitted on them:
+        (input ``'input'``, output ``'probabilities'``, or ``'predictions'``
+        for a regressor); needs the ``onnx`` extra. The input takes samples as the estimator was fitted on them:
         rows of ``n_features_in_`` values for tables and for flattened images
         (``input_shape`` set), else images ``(N, C, H, W)`` (the TorchScript
         file takes either).
@@ -153,7 +227,7 @@ def export(model, path, format="torchscript"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals
         torch.onnx.export(
-            network, (example,), str(path), input_names=["input"], output_names=["probabilities"],
+            network, (example,), str(path), input_names=["input"], output_names=[_output_name(metadata)],
             dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False,
         )
     document = onnx.load(str(path))
@@ -171,7 +245,7 @@ def save_weights(model, path):
 
     Parameters
     ----------
-    model : AutoNASClassifier
+    model : AutoNASClassifier or AutoNASRegressor
         Fitted with ``refit=True``.
     path : str or Path
 
@@ -194,7 +268,12 @@ def save_weights(model, path):
     True
     """
     network, metadata = _deployable(model)
-    space = model.final_space_
+    from .nas import JointArchitecture
+
+    space, architecture = model.final_space_, model.best_architecture_
+    if isinstance(architecture, JointArchitecture):
+        # Training settings do not change the weights' layout (a HeadDropout head keeps an nn.Linear's keys).
+        space, architecture = space.network, architecture.architecture
     name = type(space).__name__
     if name not in _spaces():
         raise NotImplementedError(
@@ -202,9 +281,10 @@ def save_weights(model, path):
             f"({sorted(_spaces())}). Use export(model, path) (TorchScript or ONNX) instead."
         )
     metadata["space"] = {"name": name, "params": _encode(vars(space))}
-    metadata["architecture_value"] = _encode(model.best_architecture_)
+    metadata["architecture_value"] = _encode(architecture)
     state = {k: v.detach().cpu().clone() for k, v in network.module.state_dict().items()}
-    payload = {"format": _WEIGHTS_FORMAT, "version": _WEIGHTS_VERSION, "metadata": json.dumps(metadata), "state": state}
+    version = _REGRESSION_WEIGHTS_VERSION if metadata["task"] == "regression" else _WEIGHTS_VERSION
+    payload = {"format": _WEIGHTS_FORMAT, "version": version, "metadata": json.dumps(metadata), "state": state}
     path = Path(path)
     torch.save(payload, path)
     return path
@@ -219,7 +299,8 @@ def load_weights(path):
 
     Returns
     -------
-    LoadedClassifier
+    LoadedClassifier or LoadedRegressor
+        As the file holds a classifier's network or a regressor's.
     """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -227,10 +308,10 @@ def load_weights(path):
         raise ValueError(f"{path} is not a weights file of skautoml.save_weights: {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != _WEIGHTS_FORMAT:
         raise ValueError(f"{path} is not a weights file of skautoml.save_weights.")
-    if payload.get("version") != _WEIGHTS_VERSION:
+    if payload.get("version") not in (_WEIGHTS_VERSION, _REGRESSION_WEIGHTS_VERSION):
         raise ValueError(
-            f"{path} is version {payload.get('version')} of the weights format; this skautoml reads version "
-            f"{_WEIGHTS_VERSION}."
+            f"{path} is version {payload.get('version')} of the weights format; this skautoml reads versions "
+            f"{_WEIGHTS_VERSION} and {_REGRESSION_WEIGHTS_VERSION}."
         )
     from .nas.space import Standardize
 
@@ -239,9 +320,17 @@ def load_weights(path):
     space = _spaces()[space_entry["name"]](**_decode(space_entry["params"]))
     architecture = _decode(metadata["architecture_value"])
     state = payload["state"]
-    body = space.build(architecture, tuple(metadata["input_shape"]), len(metadata["classes"]))
+    regression = metadata.get("task") == "regression"
+    n_outputs = metadata["n_outputs"] if regression else len(metadata["classes"])
+    body = space.build(architecture, tuple(metadata["input_shape"]), n_outputs)
     module = nn.Sequential(Standardize(state["0.mean"], state["0.scale"]), body)
     module.load_state_dict(state)
+    if regression:
+        network = ExportedRegressorNetwork(
+            module, metadata["input_shape"], metadata["target_mean"], metadata["target_scale"],
+            metadata["target_ndim"] == 1,
+        )
+        return LoadedRegressor(network, metadata)
     classes = np.asarray(metadata["classes"])
     return LoadedClassifier(ExportedNetwork(module, metadata["input_shape"]), classes, metadata)
 
@@ -257,19 +346,35 @@ def _deployable(model):
             "fit it with refit=True."
         )
     module = copy.deepcopy(model.best_estimator_.module_).cpu()  # the estimator's own stays where it is
-    network = ExportedNetwork(module, model.input_shape_).eval()
     metadata = {
         "estimator": type(model).__name__,
         "skautoml_version": __version__,
-        "classes": model.classes_.tolist(),
+        "task": model._task,
         "input_shape": list(model.input_shape_),
         # What the exported file's input takes per sample: what the estimator was fitted on.
         "sample_shape": list(_sample_shape(model)),
         "n_features_in": int(model.n_features_in_),
         "architecture": str(model.best_architecture_),
-        "output": "probabilities of the classes, in the order of 'classes'",
     }
-    return network, metadata
+    if model._task != "regression":
+        metadata.update(classes=model.classes_.tolist(), output="probabilities of the classes, in the order of 'classes'")
+        return ExportedNetwork(module, model.input_shape_).eval(), metadata
+    vector = model._target_ndim == 1
+    metadata.update(
+        n_outputs=int(model.n_outputs_),
+        target_ndim=int(model._target_ndim),
+        # float64 in JSON: the same float32 buffers as the exported network's after loading.
+        target_mean=model.target_mean_.tolist(),
+        target_scale=model.target_scale_.tolist(),
+        output="predictions in the units of y, " + ("one value per sample" if vector else "one column per target"),
+    )
+    network = ExportedRegressorNetwork(module, model.input_shape_, model.target_mean_, model.target_scale_, vector)
+    return network.eval(), metadata
+
+
+def _output_name(metadata):
+    """The name of the ONNX file's output."""
+    return "predictions" if metadata["task"] == "regression" else "probabilities"
 
 
 def _sample_shape(model):

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skautoml import AutoNASClassifier
+from skautoml import AutoNASClassifier, AutoNASRegressor
 from skautoml.features import (
     AutoencoderExtractor,
     AutoFeatureEngineer,
@@ -49,6 +49,7 @@ SAMPLERS = [
 ]
 ESTIMATORS = [
     AutoNASClassifier(max_trials=1, max_epochs=15, random_state=0),
+    AutoNASRegressor(max_trials=1, max_epochs=15, random_state=0),
     DropUninformativeColumns(),
     OutlierClipper(),
     RareCategoryEncoder(),
@@ -98,7 +99,15 @@ ESTIMATORS = [
 ]
 
 # Expected failures, each with its reason a maintainer would accept: class -> {check name: reason}.
-EXPECTED_FAILED_CHECKS = {}
+EXPECTED_FAILED_CHECKS = {
+    AutoNASRegressor: {
+        "check_methods_subset_invariance": (
+            "predict runs the network in float32: a row predicted alone and the same row in a batch go through "
+            "matrix products of other shapes, which sum in another order, so they differ by float32 rounding "
+            "(about 1e-7 of the outputs' scale; here 1.8e-7 on one row of 20), at the check's atol of 1e-7"
+        ),
+    },
+}
 
 
 def expected_failures(estimator):

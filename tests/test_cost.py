@@ -301,13 +301,41 @@ def test_a_limit_no_architecture_meets_fails_before_training(iris, monkeypatch):
         AutoNASClassifier(search_space=MLP, strategy="random", max_trials=2, max_params=5).fit(*iris)
 
 
-@pytest.mark.parametrize("strategy, what", [("spos", "weight-sharing supernet"), ("hill_climbing", "trained parents")])
-def test_one_shot_and_morphism_strategies_do_not_take_limits_yet(iris, strategy, what):
+@pytest.mark.parametrize(
+    "strategy, search_space, what", [("darts", "cell", "relaxes a supernet"), ("hill_climbing", "morphism", "trained parents")]
+)
+def test_gradient_and_morphism_strategies_do_not_take_limits_yet(iris, strategy, search_space, what):
     from skautoml import AutoNASClassifier
 
-    search_space = "morphism" if strategy == "hill_climbing" else "auto"
+    X = np.zeros((40, 1, 8, 8), dtype=np.float32) if search_space == "cell" else iris[0]
+    y = np.repeat([0, 1], 20) if search_space == "cell" else iris[1]
     with pytest.raises(NotImplementedError, match=f"{what}.*max_params"):
-        AutoNASClassifier(search_space=search_space, strategy=strategy, max_trials=2, max_params=10_000).fit(*iris)
+        AutoNASClassifier(search_space=search_space, strategy=strategy, max_trials=2, max_params=10_000).fit(X, y)
+
+
+@pytest.mark.parametrize("strategy", ["spos", "enas"])
+def test_one_shot_strategies_score_and_train_only_paths_within_the_limits(strategy):
+    from sklearn.datasets import load_digits
+
+    from skautoml import AutoNASClassifier
+    from skautoml.nas import CNNSpace
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300].reshape(-1, 8, 8), y[:300]
+    space = CNNSpace(max_layers=3, channels=(8, 16, 32))
+    limit = 3_000
+    clf = AutoNASClassifier(
+        search_space=space, strategy=strategy, max_trials=8, max_epochs=1, max_params=limit, final_epochs=1,
+        random_state=0,
+    ).fit(X, y)
+    results = clf.search_results_
+    trained = results["trial"] >= 0
+    assert trained.sum() == clf.n_trials_ == 8
+    # Every path a trial scored (and, for ENAS, trained) is within the limit; the final network too.
+    assert (results["n_params"][trained & (results["status"] == "ok")] <= limit).all()
+    assert sum(p.numel() for p in clf.best_estimator_.module_.parameters()) <= limit
+    assert all(sum(p.numel() for p in space.build(a, (1, 8, 8), 10).parameters()) <= limit
+               for a in results["architecture"][trained])
 
 
 def test_reinforce_learns_from_a_refused_candidate_as_from_the_worst_trained_one():

@@ -184,6 +184,16 @@ def check_plan(ns, out):
     assert numbers == f"{plan.max_epochs} {plan.final_seconds}" == "10 90.0"
 
 
+def check_regressor(ns, out):
+    reg, lines = ns["reg"], out.splitlines()
+    assert out.startswith(reg.summary() + "\n")
+    assert reg.n_trials_ == 4 and "Best validation R²" in out
+    assert lines[-2] == f"{reg.target_mean_} {reg.target_scale_}"
+    np.testing.assert_allclose(reg.target_mean_, [ns["y_train"].mean()])
+    assert float(lines[-1]) == pytest.approx(reg.score(ns["X_test"], ns["y_test"]), abs=5e-4)
+    assert float(lines[-1]) > 0.7  # least squares scores 0.75 on these held-out rows; the networks 0.83
+
+
 def check_leaderboard(ns, out):
     table, clf = ns["table"], ns["clf"]
     assert table["rank"].tolist() == [1, 2, 3]
@@ -295,6 +305,23 @@ def check_limits(ns, out):
     assert len(refused) >= 1 and "max_params=5,000" in refused[0] and refused[0] in second
 
 
+def check_pareto(ns, out):
+    clf, lines = ns["clf"], out.splitlines()
+    front = clf.pareto_front_
+    assert lines[0] == f"n_params {len(front['trial'])}" and len(lines) == 1 + len(front["trial"])
+    assert list(front["n_params"]) == sorted(front["n_params"])
+    # Along the front, more parameters buy a better score, else the cheaper trial would dominate.
+    assert all(np.diff(front["valid_score"]) > 0)
+    assert [int(line.split()[0]) for line in lines[1:]] == list(front["n_params"])
+
+
+def check_joint_search(ns, out):
+    clf, lines = ns["clf"], out.splitlines()
+    assert lines[0] == "['architecture', 'training']"
+    assert lines[1] == str(clf.best_params_["training"])
+    assert clf.best_params_["training"]["lr"] in clf.search_space_.training.lrs
+
+
 #: (page, a snippet of the block's code) -> the check of that block.
 CHECKS = {
     ("README.md", "clf.fit(X_train, y_train)"): check_quick_start,
@@ -313,9 +340,12 @@ CHECKS = {
     ("nas.md", "TabularEvaluator.load_default()"): check_tabular_regret,
     ("nas.md", "max_trials=None, time_budget=10"): check_time_budget,
     ("nas.md", "pd.DataFrame(clf.search_results_)"): check_leaderboard,
+    ("nas.md", "AutoNASRegressor(max_trials=4"): check_regressor,
     ("nas.md", "plan_search("): check_plan,
     ("nas.md", "architecture_cost("): check_costs,
     ("nas.md", "max_params=5_000"): check_limits,
+    ("nas.md", 'NSGA2(population_size=6, cost="params")'): check_pareto,
+    ("nas.md", "search_hyperparameters=True, random_state=0"): check_joint_search,
     ("README.md", "save_weights(clf"): check_deploy,
     ("nas.md", 'format="onnx"'): check_onnx,
     ("nas.md", "SPOS(supernet_epochs=3)"): check_one_shot,

@@ -1,4 +1,5 @@
-"""Deployable networks: TorchScript and ONNX files that predict as the estimator does, weights-only files."""
+"""Deployable networks: TorchScript and ONNX files that predict as the estimator does, weights-only files
+(of the classifier and of the regressor)."""
 import copy
 import json
 import pickle
@@ -11,8 +12,8 @@ import torch
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import NotFittedError
 
-from skautoml import AutoNASClassifier, export, load_weights, save_weights
-from skautoml._export import LoadedClassifier, _decode, _encode
+from skautoml import AutoNASClassifier, AutoNASRegressor, export, load_weights, save_weights
+from skautoml._export import LoadedClassifier, LoadedRegressor, _decode, _encode
 from skautoml.nas import CellSpace, CNNSpace, FactorizedSpace, HierarchicalSpace, MLPSpace, MorphismSpace
 
 
@@ -44,23 +45,45 @@ def shaped_images():
     return AutoNASClassifier(search_space=space, max_trials=1, max_epochs=1, random_state=0).fit(X, y[:200]), X
 
 
-@pytest.fixture(params=["tabular", "images", "shaped_images"])
+CLASSIFIERS = ["tabular", "images", "shaped_images"]
+REGRESSORS = ["regression_vector", "regression_columns", "regression_images"]
+
+
+@pytest.fixture(params=CLASSIFIERS)
 def fitted(request):
     return request.getfixturevalue(request.param)
 
 
-def test_torchscript_predicts_as_the_estimator_for_any_batch_size(fitted, tmp_path):
-    clf, X = fitted
+def _assert_outputs_as_the_estimator(outputs, model, rows):
+    """A classifier's file outputs ``predict_proba`` (within 1e-5), a regressor's ``predict`` (within 1e-5 of
+    each value: float32 in the file, float64 in ``predict``), shaped the same."""
+    if isinstance(model, AutoNASRegressor):
+        expected, tolerance = model.predict(rows), {"rtol": 1e-5, "atol": 1e-6}
+    else:
+        expected, tolerance = model.predict_proba(rows), {"atol": 1e-5}
+    assert outputs.shape == expected.shape
+    np.testing.assert_allclose(outputs, expected, **tolerance)
+
+
+@pytest.mark.parametrize("name", [*CLASSIFIERS, *REGRESSORS])
+def test_torchscript_predicts_as_the_estimator_for_any_batch_size(name, request, tmp_path):
+    model, X = request.getfixturevalue(name)
     extra = {"skautoml.json": ""}
-    network = torch.jit.load(str(export(clf, tmp_path / "model.pt")), _extra_files=extra)
+    network = torch.jit.load(str(export(model, tmp_path / "model.pt")), _extra_files=extra)
     for rows in (X[:1], X[:37]):
         with torch.no_grad():
-            proba = network(torch.as_tensor(rows, dtype=torch.float32)).numpy()
-        np.testing.assert_allclose(proba, clf.predict_proba(rows), atol=1e-5)
+            outputs = network(torch.as_tensor(rows, dtype=torch.float32)).numpy()
+        _assert_outputs_as_the_estimator(outputs, model, rows)
     metadata = json.loads(extra["skautoml.json"])
-    assert metadata["classes"] == clf.classes_.tolist()
-    assert metadata["input_shape"] == list(clf.input_shape_)
-    assert metadata["architecture"] == str(clf.best_architecture_)
+    assert metadata["estimator"] == type(model).__name__
+    assert metadata["input_shape"] == list(model.input_shape_)
+    assert metadata["architecture"] == str(model.best_architecture_)
+    if isinstance(model, AutoNASRegressor):
+        assert metadata["task"] == "regression" and "classes" not in metadata
+        assert metadata["target_mean"] == model.target_mean_.tolist()
+        assert metadata["target_scale"] == model.target_scale_.tolist() and metadata["n_outputs"] == model.n_outputs_
+    else:
+        assert metadata["task"] == "classification" and metadata["classes"] == model.classes_.tolist()
 
 
 def test_torchscript_runs_with_torch_alone(images, tmp_path):
@@ -80,17 +103,22 @@ def test_torchscript_runs_with_torch_alone(images, tmp_path):
     assert json.loads(out) == clf.predict(X[:5]).tolist()
 
 
-def test_onnx_runtime_predicts_as_the_estimator_for_any_batch_size(fitted, tmp_path):
+@pytest.mark.parametrize("name", [*CLASSIFIERS, *REGRESSORS])
+def test_onnx_runtime_predicts_as_the_estimator_for_any_batch_size(name, request, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    clf, X = fitted
-    session = ort.InferenceSession(str(export(clf, tmp_path / "model.onnx", format="onnx")))
-    assert [i.name for i in session.get_inputs()] == ["input"]
+    model, X = request.getfixturevalue(name)
+    session = ort.InferenceSession(str(export(model, tmp_path / "model.onnx", format="onnx")))
+    output = "predictions" if isinstance(model, AutoNASRegressor) else "probabilities"
+    assert [i.name for i in session.get_inputs()] == ["input"] and [o.name for o in session.get_outputs()] == [output]
     for rows in (X[:1], X[:50]):
-        (proba,) = session.run(["probabilities"], {"input": rows.astype(np.float32)})
-        np.testing.assert_allclose(proba, clf.predict_proba(rows), atol=1e-5)
+        (outputs,) = session.run([output], {"input": rows.astype(np.float32)})
+        _assert_outputs_as_the_estimator(outputs, model, rows)
     metadata = json.loads(session.get_modelmeta().custom_metadata_map["skautoml"])
-    assert metadata["classes"] == clf.classes_.tolist()
+    if isinstance(model, AutoNASRegressor):
+        assert metadata["target_ndim"] == np.ndim(model.predict(X[:2])) and "classes" not in metadata
+    else:
+        assert metadata["classes"] == model.classes_.tolist()
 
 
 def test_onnx_without_the_extra_says_what_to_install(tabular, tmp_path, monkeypatch):
@@ -190,3 +218,63 @@ def test_spaces_and_their_architectures_survive_json(space):
 def test_only_architecture_types_of_skautoml_are_decoded():
     with pytest.raises(ValueError, match="unknown architecture type 'Popen'"):
         _decode({"dataclass": "Popen", "fields": {"args": "rm -rf /"}})
+
+
+# --------------------------------------------------------------------------- AutoNASRegressor
+
+
+def _regression_data(n=200):
+    """Targets around 50 and -100, far from the standardised ones the network learns."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4))
+    y = 50 + 10 * (X[:, 0] - X[:, 1])
+    return X, y, np.c_[y, -100 + 5 * X[:, 2]]
+
+
+@pytest.fixture(scope="module")
+def regression_vector():
+    X, y, _ = _regression_data()
+    return AutoNASRegressor(max_trials=1, max_epochs=2, random_state=0).fit(X, y), X
+
+
+@pytest.fixture(scope="module")
+def regression_columns():
+    """Two targets, with a constant third (scale 0: predicted as the constant)."""
+    X, _, Y = _regression_data()
+    Y = np.c_[Y, np.full(len(Y), 0.1)]
+    return AutoNASRegressor(max_trials=1, max_epochs=2, random_state=0).fit(X, Y), X
+
+
+@pytest.fixture(scope="module")
+def regression_images():
+    """A CNN regressor on flat rows of 8x8 digits (input_shape), predicting their brightness."""
+    X = load_digits().data[:200]
+    return AutoNASRegressor(
+        search_space=CNNSpace(max_layers=2, channels=(8,), stem_channels=(8,)), input_shape=(1, 8, 8),
+        max_trials=1, max_epochs=1, random_state=0,
+    ).fit(X, 10 + X.mean(axis=1)), X
+
+
+@pytest.fixture(params=REGRESSORS)
+def fitted_regressor(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_weights_of_a_regressor_load_as_a_regressor_that_predicts_the_same(fitted_regressor, tmp_path):
+    reg, X = fitted_regressor
+    path = save_weights(reg, tmp_path / "model.weights")
+    assert torch.load(path, weights_only=True)["version"] == 2  # a version that older readers refuse clearly
+    loaded = load_weights(path)
+    assert isinstance(loaded, LoadedRegressor) and loaded.n_outputs_ == reg.n_outputs_
+    _assert_outputs_as_the_estimator(loaded.predict(X), reg, X)
+    with pytest.raises(ValueError, match="this network reads samples of shape"):
+        loaded.predict(X.reshape(len(X), -1)[:, :3])
+
+
+def test_a_constant_target_is_exported_as_the_constant(regression_columns, tmp_path):
+    reg, X = regression_columns
+    assert reg.target_scale_[2] == 0.0
+    network = torch.jit.load(str(export(reg, tmp_path / "model.pt")))
+    with torch.no_grad():
+        outputs = network(torch.as_tensor(X, dtype=torch.float32)).numpy()
+    np.testing.assert_array_equal(outputs[:, 2], np.float32(0.1))

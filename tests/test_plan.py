@@ -323,6 +323,7 @@ def _trial(architecture, score, resource):
         (0.25, 1.0, 1.0, "other"),  # beaten by 0.07
         (0.30, 1 / 3, 1.0, "other"),  # not at the best's fidelity
         (0.25, 1 / 3, 1 / 3, "baseline"),  # beaten by 0.07, but the search never reached full fidelity
+        (0.25, 1.0, 1.0, "proxy"),  # beaten by 0.07, but full fidelity trained on a share of the data the plan cut
     ],
 )
 def test_the_baseline_is_kept_unless_beaten_by_more_than_one_standard_error(
@@ -335,10 +336,11 @@ def test_the_baseline_is_kept_unless_beaten_by_more_than_one_standard_error(
         _trial(other, 0.9, 1 / 9),
     ]
     clf = AutoNASClassifier()
-    clf._record(results, baselines=(baseline,), n_valid=450)
+    clf._record(results, baselines=(baseline,), n_valid=450, proxy=chosen == "proxy")
+    kept = chosen in ("baseline", "proxy")
     assert clf.search_results_["rank"][1] == 1  # the ranking is by score all the same
-    assert clf.best_index_ == (0 if chosen == "baseline" else 1)
-    assert clf.best_architecture_ == (baseline if chosen == "baseline" else other)
+    assert clf.best_index_ == (0 if kept else 1)
+    assert clf.best_architecture_ == (baseline if kept else other)
     # Without baselines, the best score is chosen.
     clf._record(results)
     assert clf.best_index_ == 1
@@ -351,7 +353,7 @@ def test_summary_says_when_the_baseline_was_kept(digits16, monkeypatch):
     space = CNNSpace(stem_stride=2)
     baseline = known_good_architecture(space)
 
-    def record(self, results, baselines=(), n_valid=None, rejected=()):
+    def record(self, results, baselines=(), n_valid=None, rejected=(), proxy=False):
         # The first trial stands for the baseline, a point behind the second at the same fidelity.
         results = [_trial(baseline, 0.30, 1.0), _trial(space.sample(np.random.default_rng(0)), 0.31, 1.0)]
         real(self, results, (baseline,), 450)

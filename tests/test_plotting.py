@@ -9,7 +9,7 @@ from skautoml.nas import MLPSpace
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from skautoml.plotting import plot_search  # noqa: E402
+from skautoml.plotting import plot_pareto, plot_search  # noqa: E402
 
 
 class FailingWideSpace(MLPSpace):
@@ -54,3 +54,20 @@ def test_plot_search_needs_a_fitted_search():
 
     with pytest.raises(NotFittedError):
         plot_search(AutoNASClassifier())
+
+
+def test_plot_pareto_draws_every_trial_and_the_front(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    space = FailingWideSpace(max_layers=2, widths=(4, 8, 16, 32))
+    clf = AutoNASClassifier(search_space=space, strategy="nsga2", max_trials=8, max_epochs=2, random_state=0).fit(X, y)
+    ax = plot_pareto(clf)
+    points, best = ax.collections
+    n_ok = int((clf.search_results_["status"] == "ok").sum())
+    assert len(points.get_offsets()) == n_ok < clf.n_trials_  # failed trials have no cost or score to draw
+    (front,) = ax.lines
+    np.testing.assert_array_equal(front.get_xdata(), clf.pareto_front_["flops"])
+    np.testing.assert_array_equal(front.get_ydata(), clf.pareto_front_["valid_score"])
+    assert ax.get_xlabel() == "FLOPs of one sample" and ax.get_ylabel() == "validation accuracy"
+    ax.figure.savefig(tmp_path / "pareto.png")
+    with pytest.raises(Exception, match="not fitted"):
+        plot_pareto(AutoNASClassifier())

@@ -51,7 +51,7 @@ def _ndim(X):
     return len(shape) if shape is not None else np.asarray(X).ndim
 
 
-def validate_network_input(estimator, X, y="no_validation", *, reset, input_shape=None):
+def validate_network_input(estimator, X, y="no_validation", *, reset, input_shape=None, multi_output=False):
     """Validate ``X`` (and ``y``) for a network; return float32 samples of shape (N, *sample_shape).
 
     Tabular data (2-D arrays, DataFrames) go through scikit-learn's
@@ -59,7 +59,8 @@ def validate_network_input(estimator, X, y="no_validation", *, reset, input_shap
     Image arrays (N, H, W) or (N, C, H, W) are checked here: ``n_features_in_``
     is then the number of values per image. 2-D rows with ``input_shape`` are
     reshaped to images. On ``reset``, ``input_shape_`` is set to the shape of
-    one sample; later calls must match it.
+    one sample; later calls must match it. ``multi_output`` lets ``y`` be 2-D
+    (a regressor's several targets).
     """
     name = type(estimator).__name__
     with_y = not (isinstance(y, str) and y == "no_validation")
@@ -73,7 +74,7 @@ def validate_network_input(estimator, X, y="no_validation", *, reset, input_shap
         if not with_y:
             X = check_array(X, allow_nd=True, dtype=np.float32, ensure_all_finite=False)
         else:
-            X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, ensure_all_finite=False)
+            X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, ensure_all_finite=False, multi_output=multi_output)
         X = _as_images(X)
         if reset:
             estimator.n_features_in_ = int(np.prod(X.shape[1:]))
@@ -90,7 +91,7 @@ def validate_network_input(estimator, X, y="no_validation", *, reset, input_shap
         if not with_y:
             X = validate_data(estimator, X, **kwargs)
         else:
-            X, y = validate_data(estimator, X, y, **kwargs)
+            X, y = validate_data(estimator, X, y, multi_output=multi_output, **kwargs)
         if input_shape is not None:
             shape = tuple(int(v) for v in input_shape)
             if len(shape) == 2:

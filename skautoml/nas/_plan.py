@@ -113,9 +113,15 @@ def known_good_architecture(space):
     convs to ``min_layers``, with the space's own operations and channels.
     For an :class:`~skautoml.nas.MLPSpace`: two hidden layers (the widest
     but one, then the next narrower), ReLU where offered, batch norm and a
-    little dropout where offered.
+    little dropout where offered. For a :class:`~skautoml.nas.JointSpace`:
+    that of its network space, trained with its training space's
+    :meth:`~skautoml.nas.TrainingSpace.default` (the estimator's own settings).
     """
-    from .space import CNNArchitecture, CNNLayer, CNNSpace, MLPArchitecture, MLPSpace
+    from .space import CNNArchitecture, CNNLayer, CNNSpace, JointArchitecture, JointSpace, MLPArchitecture, MLPSpace
+
+    if type(space) is JointSpace:
+        network = known_good_architecture(space.network)
+        return None if network is None else JointArchitecture(network, space.training_space().default())
 
     if type(space) is CNNSpace:
         convs = [op for op in ("conv3x3", "sepconv3x3", "conv5x5", "dilconv3x3") if op in space.operations]

@@ -15,6 +15,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "._budget": ["Budget", "Deadline", "RefitReserve"],
         "._loop": ["RESOURCES", "fidelity_at", "run_search", "trial_seed"],
+        "._pareto": ["crowding_distance", "non_dominated_fronts", "pareto_mask"],
         "._results": ["Fidelity", "Proposal", "TrialResult", "as_proposal", "failure_text"],
         "._space": ["SearchSpace", "choose", "choose_other", "one_hot"],
         ".strategy": [
@@ -22,6 +23,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "STRATEGIES",
             "BayesianOptimization",
             "Hyperband",
+            "NSGA2",
             "RandomSearch",
             "RegularizedEvolution",
             "ReinforceController",

@@ -75,6 +75,7 @@ def run_search(
     description="search",
     resource="epochs",
     constraint=None,
+    objective=None,
 ):
     """Run trials until the budget is spent or the strategy has nothing left; return their results in trial order.
 
@@ -139,6 +140,13 @@ def run_search(
         status ``'infeasible'``, score NaN and the reason as its ``error``,
         and asked again, up to ``MAX_REFUSALS`` refusals for one round; a
         round left empty then ends the search with a warning.
+    objective : callable or None, default=None
+        ``objective(result) -> TrialResult``: each trial's result as the
+        strategy is told of it and the search records it, e.g. with its
+        price (``latency_ms``) and ``score`` replaced by a reward of score
+        and cost (:class:`~skautoml.nas.MnasNetReward`, which keeps the
+        evaluator's score in ``raw_score``). Called in this process, in
+        trial order.
     """
     if resource not in RESOURCES:
         raise ValueError(f"resource must be one of {RESOURCES}; got {resource!r}.")
@@ -186,6 +194,8 @@ def run_search(
             )
             for candidate, proposal, result in zip(candidates, proposals, round_results):
                 result = dataclasses.replace(result, resource=float(proposal.resource), parent=proposal.parent)
+                if objective is not None:
+                    result = objective(result)
                 strategy.tell(candidate, result)
                 results.append(dataclasses.replace(result, model=None))
                 if rule is not None and _comparable(proposal) and result.ok and not result.stopped_early and result.curve:

@@ -102,6 +102,13 @@ class TrialResult:
         Validation loss before training, for a trial that starts from a
         parent's weights (NaN otherwise): function-preserving morphisms keep
         it equal to the parent's ``valid_loss``.
+    latency_ms : float
+        Predicted inference latency in milliseconds, when the search priced
+        it (a latency objective, limit or cost; NaN otherwise).
+    raw_score : float
+        The evaluator's validation score when an objective replaced
+        ``score`` by a reward (see ``run_search``'s ``objective``); NaN
+        when ``score`` is the evaluator's own.
     model : object or None
         The trained model, only when the proposal asked for it; the search
         loop hands it to the strategy and records the result without it.
@@ -124,6 +131,8 @@ class TrialResult:
     parent: int | None = None
     valid_loss: float = math.nan
     initial_valid_loss: float = math.nan
+    latency_ms: float = math.nan
+    raw_score: float = math.nan
     model: object = field(default=None, repr=False, compare=False)
 
     @property

@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "NonFiniteLossError",
             "StopAtDeadline",
             "count_flops",
+            "random_subsample",
             "stratified_subsample",
         ],
         "._iterator": ["TensorBatchIterator"],

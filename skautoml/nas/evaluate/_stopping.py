@@ -405,8 +405,9 @@ def _mixture_summary(fits, confidence):
 class StopTrialEarly(Callback):
     """skorch callback: ends training when ``rule.should_stop`` says so.
 
-    At the end of each epoch it passes the history's ``valid_acc`` values and
-    the net's ``max_epochs`` to the rule. To stop it records
+    At the end of each epoch it passes the history's ``key`` values (the
+    validation accuracy ``valid_acc``, or the R² ``valid_r2`` of a
+    regression) and the net's ``max_epochs`` to the rule. To stop it records
     ``stopped_early=True`` in the last epoch of the history and raises
     ``KeyboardInterrupt``, skorch's way to end training early (as
     :class:`skorch.callbacks.EarlyStopping` does): ``on_train_end`` still
@@ -417,6 +418,8 @@ class StopTrialEarly(Callback):
     ----------
     rule : TrialStoppingRule
         Any object with ``should_stop(curve, max_epochs) -> bool``.
+    key : str, default='valid_acc'
+        The history column of the validation score.
 
     Examples
     --------
@@ -424,13 +427,14 @@ class StopTrialEarly(Callback):
     >>> callback = StopTrialEarly(MedianStopping())
     """
 
-    def __init__(self, rule):
+    def __init__(self, rule, key="valid_acc"):
         self.rule = rule
+        self.key = key
 
     def on_epoch_end(self, net, **kwargs):
-        if "valid_acc" not in net.history[-1]:
+        if self.key not in net.history[-1]:
             return
-        curve = [row.get("valid_acc", math.nan) for row in net.history]
+        curve = [row.get(self.key, math.nan) for row in net.history]
         if self.rule.should_stop(curve, max_epochs=net.max_epochs):
             net.history.record("stopped_early", True)
             raise KeyboardInterrupt

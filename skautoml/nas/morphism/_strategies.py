@@ -70,6 +70,7 @@ class MorphismStrategy(Strategy):
 
     _positive_ints = ()
     refits_trained_model = True
+    takes_limits = False  # children are morphed from trained parents, not drawn from the space
 
     def reset(self, space, random_state=None):
         """Bind to a :class:`MorphismSpace` and start afresh; returns ``self``."""

@@ -391,7 +391,7 @@ class GradientTrial(SupernetTrial):
 
     def _fitting_supernet(self, evaluator):
         """The space's supernet, or the first fallback that fits the memory limit (with a warning)."""
-        shape, n_outputs, batch_size = evaluator.input_shape, evaluator.n_classes, evaluator.batch_size
+        shape, n_outputs, batch_size = evaluator.input_shape, evaluator.n_outputs, evaluator.batch_size
         partial = self.options.get("partial_channels")
         supernet = self.space.supernet(shape, n_outputs, **self.options)
         limit = memory_limit_for(self.memory_limit, evaluator.device)
@@ -516,6 +516,8 @@ class DARTS(OneShotStrategy):
     >>> [r.epochs for r in results], all(space.contains(r.architecture) for r in results)
     ([1, 1], True)
     """
+
+    takes_limits = False  # the relaxed supernet has no expected-cost term yet
 
     #: The supernet's relaxation (:meth:`CellSupernet.relax`).
     relaxation = "softmax"

@@ -97,7 +97,7 @@ class SupernetTrial:
 
     def _new_supernet(self, evaluator):
         """The supernet of the first trial."""
-        return self.space.supernet(evaluator.input_shape, evaluator.n_classes, **self.options)
+        return self.space.supernet(evaluator.input_shape, evaluator.n_outputs, **self.options)
 
     def _prepare(self, module, seed):
         """Put the supernet (``module[-1]``) in the mode this trial trains."""
@@ -168,7 +168,7 @@ class OneShotStrategy(Strategy):
 
     def tell(self, candidate, result):
         super().tell(candidate, result)
-        if candidate.keep_model:
+        if candidate.keep_model and result.status != "infeasible":  # a refused epoch trained nothing
             self.supernet_epochs_ += 1  # attempted, so that a failing epoch cannot stall the search
             if result.ok and result.model is not None:
                 self.module = result.model

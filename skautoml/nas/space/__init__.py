@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "._chain": ["CNNArchitecture", "CNNLayer", "CNNSpace", "MLPArchitecture", "MLPSpace"],
         "._factorized": ["FactorizedArchitecture", "FactorizedSpace", "StageChoice"],
         "._hierarchical": ["HierarchicalArchitecture", "HierarchicalSpace"],
+        "._joint": ["HeadDropout", "JointArchitecture", "JointSpace", "TrainingChoice", "TrainingSpace"],
         "._modules": ["ACTIVATIONS", "Standardize"],
     },
 )

@@ -20,6 +20,7 @@ _NAMED = {
     "successive_halving": ("._hyperband", "SuccessiveHalving"),
     "hyperband": ("._hyperband", "Hyperband"),
     "bohb": ("._hyperband", "BOHB"),
+    "nsga2": ("._nsga", "NSGA2"),
 }
 
 #: The names accepted by ``strategy=`` parameters of the generic searches.
@@ -48,6 +49,7 @@ __getattr__, _dir, __all__ = lazy_exports(
         "._evolution": ["RegularizedEvolution"],
         "._hybrid": ["SurrogateEvolution"],
         "._hyperband": ["BOHB", "Hyperband", "SuccessiveHalving"],
+        "._nsga": ["NSGA2"],
         "._random": ["RandomSearch"],
         "._reinforce": ["ReinforceController"],
     },

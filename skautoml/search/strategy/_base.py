@@ -32,6 +32,9 @@ class Strategy(BaseEstimator, ABC):
 
     #: Whether :meth:`final_warm_start` hands the refit a trained model (which then cannot change shape).
     refits_trained_model = False
+    #: Whether the strategy searches under hard cost limits: it proposes through the space it is reset with (a
+    #: ``FeasibleSpace`` under limits) and takes ``'infeasible'`` results (see ``run_search``'s ``constraint``).
+    takes_limits = True
 
     def reset(self, space, random_state=None):
         """Bind to ``space`` and start a fresh search; returns ``self``."""
@@ -68,6 +71,15 @@ class Strategy(BaseEstimator, ABC):
         architecture = self._ask_one()
         self._seen.add(architecture)
         return architecture
+
+    def _mutated(self, parent):
+        """A mutation of ``parent``, one not tried yet if ten tries find one."""
+        child = self.space.mutate(parent, self._rng)
+        for _ in range(10):
+            if child not in self._seen:
+                break
+            child = self.space.mutate(parent, self._rng)
+        return child
 
     @abstractmethod
     def _ask_one(self):

@@ -57,12 +57,7 @@ class RegularizedEvolution(Strategy):
         size = min(self.sample_size, len(self.population))
         picks = self._rng.choice(len(self.population), size=size, replace=False)
         parent = max((self.population[i] for i in picks), key=lambda member: member[1])[0]
-        child = self.space.mutate(parent, self._rng)
-        for _ in range(10):  # prefer a child not tried yet
-            if child not in self._seen:
-                break
-            child = self.space.mutate(parent, self._rng)
-        return child
+        return self._mutated(parent)
 
     def tell(self, architecture, result):
         super().tell(architecture, result)
