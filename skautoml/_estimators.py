@@ -604,7 +604,7 @@ class _BaseAutoNAS(BaseEstimator):
         baselines = tuple(strategy.initial_architectures) if getattr(strategy, "promote_initial", False) else ()
         self._record(
             results, baselines, n_valid=len(data[3]), rejected=() if limits is None else limits.rejected_,
-            proxy=self.plan_.data_fraction < self.data_fraction,
+            proxy=self._plan_cut_data(),
         )
         self._record_pareto(strategy)
         if hasattr(self, "best_estimator_"):
@@ -975,13 +975,17 @@ class _BaseAutoNAS(BaseEstimator):
         self.best_architecture_ = results[self.best_index_].architecture
         self.best_params_ = _describe(self.best_architecture_)
 
+    def _plan_cut_data(self):
+        """Whether the plan's trials train on less of the training split than ``data_fraction`` asks."""
+        return self.plan_.data_fraction < self.data_fraction
+
     def _record_pareto(self, strategy):
         """``pareto_front_`` and ``pareto_cost_`` from ``search_results_`` (see the attributes)."""
         cost = "flops"
         if self.objective is not None:
             cost = "latency_ms"
         elif isinstance(strategy, NSGA2):
-            cost = {"flops": "flops", "params": "n_params", "latency": "latency_ms"}[strategy.cost]
+            cost = strategy.cost_field
         results = self.search_results_
         ok = results["status"] == "ok"
         # Scores at a lower fidelity do not compare with full ones: the front is of the highest resource reached.
@@ -1026,7 +1030,7 @@ class _BaseAutoNAS(BaseEstimator):
         if best_scored != self.best_index_:
             if results["resource"][best_scored] < 1:
                 why = "is below full fidelity, where no architecture replaces the baseline."
-            elif self.plan_.data_fraction < self.data_fraction:
+            elif self._plan_cut_data():
                 why = (
                     f"is of trials on {self.plan_.data_fraction:.0%} of the training split, too little for it to "
                     "replace the baseline."

@@ -70,6 +70,11 @@ class NSGA2(Strategy):
         self._n_asked = 0
         return self
 
+    @property
+    def cost_field(self):
+        """The :class:`~skautoml.search.TrialResult` field (and ``search_results_`` column) of the cost."""
+        return COSTS[self.cost]
+
     def _ask_one(self):
         self._n_asked += 1
         if self._n_asked <= self.population_size or not self.population:
@@ -84,7 +89,7 @@ class NSGA2(Strategy):
     def tell(self, candidate, result):
         super().tell(candidate, result)
         score = float(result.score)
-        cost = float(getattr(result, COSTS[self.cost], math.nan))
+        cost = float(getattr(result, self.cost_field, math.nan))
         if getattr(result, "status", "ok") == "infeasible":
             return  # refused before training: not a child of this generation
         if math.isfinite(score) and self.cost == "latency" and not math.isfinite(cost):
