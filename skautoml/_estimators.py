@@ -241,8 +241,12 @@ _PARAMETERS_DOC = """search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized',
         sampled paths of the whole space (as the paper does) and draws the
         paths it scores from the feasible ones; ENAS trains and scores only
         paths within the limits, its controller learning from refusals.
-        The gradient and morphism strategies do not take limits yet
-        (``NotImplementedError``).
+        DARTS, GDAS and PC-DARTS add a differentiable expected-cost term to
+        their architecture loss and derive every architecture within the
+        limits (cheaper operations on the same edges; see
+        :class:`~skautoml.nas.oneshot.CellCosts`). The morphism strategies
+        start from a root within the limits and refuse each morphism that
+        would leave them.
     max_latency_ms : float or None, default=None
         Most predicted inference latency of one batch, in milliseconds, from
         ``latency_table``.
@@ -655,11 +659,9 @@ class _BaseAutoNAS(BaseEstimator):
         if all(value is None for value in settings.values()):
             return None
         if not getattr(strategy, "takes_limits", True):
-            what = "grows networks from trained parents" if strategy.refits_trained_model else "relaxes a supernet"
             raise NotImplementedError(
-                f"{type(strategy).__name__} {what}, which does not take max_params, max_flops or max_latency_ms "
-                "yet. Use SPOS or ENAS (one-shot), or a strategy that trains each architecture from scratch ('auto', "
-                "'evolution', 'random', 'bayesian', 'reinforce', 'hyperband', 'bohb', 'nsga2')."
+                f"{type(strategy).__name__} does not take max_params, max_flops or max_latency_ms (its takes_limits "
+                "is False). Use a strategy of skautoml.nas.NAS_STRATEGIES, which all do."
             )
         table = self._latency_table() if self.max_latency_ms is not None else None
         limits = CostLimits(self.search_space_, self.input_shape_, self._n_outputs(), latency_table=table, **settings)

@@ -301,18 +301,6 @@ def test_a_limit_no_architecture_meets_fails_before_training(iris, monkeypatch):
         AutoNASClassifier(search_space=MLP, strategy="random", max_trials=2, max_params=5).fit(*iris)
 
 
-@pytest.mark.parametrize(
-    "strategy, search_space, what", [("darts", "cell", "relaxes a supernet"), ("hill_climbing", "morphism", "trained parents")]
-)
-def test_gradient_and_morphism_strategies_do_not_take_limits_yet(iris, strategy, search_space, what):
-    from skautoml import AutoNASClassifier
-
-    X = np.zeros((40, 1, 8, 8), dtype=np.float32) if search_space == "cell" else iris[0]
-    y = np.repeat([0, 1], 20) if search_space == "cell" else iris[1]
-    with pytest.raises(NotImplementedError, match=f"{what}.*max_params"):
-        AutoNASClassifier(search_space=search_space, strategy=strategy, max_trials=2, max_params=10_000).fit(X, y)
-
-
 @pytest.mark.parametrize("strategy", ["spos", "enas"])
 def test_one_shot_strategies_score_and_train_only_paths_within_the_limits(strategy):
     from sklearn.datasets import load_digits

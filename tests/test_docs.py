@@ -305,6 +305,15 @@ def check_limits(ns, out):
     assert len(refused) >= 1 and "max_params=5,000" in refused[0] and refused[0] in second
 
 
+def check_gradient_limits(ns, out):
+    from skautoml.nas import architecture_cost
+
+    clf = ns["clf"]
+    cost = architecture_cost(ns["space"], clf.best_architecture_, (1, 8, 8), 10)
+    assert out.strip() == f"True {ns['final']}"
+    assert clf.n_trials_ == 3 and ns["final"] == cost.n_params <= 6_000
+
+
 def check_pareto(ns, out):
     clf, lines = ns["clf"], out.splitlines()
     front = clf.pareto_front_
@@ -344,6 +353,7 @@ CHECKS = {
     ("nas.md", "plan_search("): check_plan,
     ("nas.md", "architecture_cost("): check_costs,
     ("nas.md", "max_params=5_000"): check_limits,
+    ("nas.md", "max_params=6_000"): check_gradient_limits,
     ("nas.md", 'NSGA2(population_size=6, cost="params")'): check_pareto,
     ("nas.md", "search_hyperparameters=True, random_state=0"): check_joint_search,
     ("README.md", "save_weights(clf"): check_deploy,

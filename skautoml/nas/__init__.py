@@ -37,6 +37,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "._cost": [
             "ArchitectureCost", "CostLimits", "FeasibleSpace", "LatencyTable", "architecture_cost", "measure_latency",
+            "module_cost",
         ],
         ".evaluate": [
             "CurveExtrapolation",

@@ -141,8 +141,27 @@ def architecture_cost(space, architecture, input_shape, n_outputs, latency_table
     (227, 416)
     """
     input_shape = tuple(int(side) for side in input_shape)
-    network, calls, flops = _traced(space, architecture, input_shape, n_outputs)
-    n_params = sum(p.numel() for p in network.parameters() if p.requires_grad)
+    return _priced(*_traced(space, architecture, input_shape, n_outputs), latency_table)
+
+
+def module_cost(module, sample_shape, latency_table=None):
+    """Parameters, FLOPs and (with a table) predicted latency of ``module`` (on the CPU, in evaluation mode).
+
+    What :func:`architecture_cost` reads off a built network, for a part
+    of one: a supernet prices its operations with it.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from skautoml.nas import module_cost
+    >>> module_cost(nn.Linear(10, 3), (10,)).flops
+    60
+    """
+    return _priced(module, *_leaf_calls(module, tuple(int(side) for side in sample_shape)), latency_table)
+
+
+def _priced(module, calls, flops, latency_table):
+    n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
     latency = None if latency_table is None else latency_table.price(calls)
     return ArchitectureCost(int(n_params), flops, latency)
 
@@ -420,6 +439,11 @@ class CostLimits:
     def active(self):
         """Whether any limit is set."""
         return any(value is not None for value in self.limits.values())
+
+    @property
+    def bounds(self):
+        """``{cost field: limit}`` of the limits set, e.g. ``{'n_params': 20000}`` (fields of :class:`ArchitectureCost`)."""
+        return {field: self.limits[name] for name, field, _, _ in _LIMITS if self.limits[name] is not None}
 
     def cost(self, architecture):
         """The :class:`ArchitectureCost` of ``architecture`` (the latency only when it is limited)."""

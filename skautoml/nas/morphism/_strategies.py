@@ -18,6 +18,8 @@ from ._transforms import apply_morphism
 
 # Inputs used to set the statistics of an inserted batch norm (see net2deeper).
 _STATS_SAMPLES = 256
+#: Draws of a random morphism before a child under hard limits stops growing (see ``MorphismStrategy``).
+MAX_MORPHISM_DRAWS = 20
 
 
 class MorphedParent:
@@ -66,11 +68,19 @@ class MorphismStrategy(Strategy):
     :meth:`_root` and :meth:`_random_child` to make proposals, and
     :meth:`_keep` to forget the networks that can no longer be parents.
     A trial's network is kept when it succeeds.
+
+    **Hard limits** (the strategy reset with a ``FeasibleSpace``): the root
+    must be within them (a ``ValueError`` at ``reset`` otherwise: a
+    morphism only grows a network, so nothing would be). A child is built
+    one morphism at a time, and a morphism whose result is over a limit is
+    refused (recorded by the limits) and drawn again, up to
+    ``MAX_MORPHISM_DRAWS`` times, after which the child stops growing; so
+    no child is over a limit, and a network that cannot grow within the
+    limits has no children.
     """
 
     _positive_ints = ()
     refits_trained_model = True
-    takes_limits = False  # children are morphed from trained parents, not drawn from the space
 
     def reset(self, space, random_state=None):
         """Bind to a :class:`MorphismSpace` and start afresh; returns ``self``."""
@@ -84,6 +94,16 @@ class MorphismStrategy(Strategy):
             raise ValueError(f"noise must be a float >= 0, got {self.noise!r}.")
         if self.initial is not None and not space.contains(self.initial):
             raise ValueError(f"initial={self.initial} is not an architecture of {space}.")
+        limits = getattr(space, "limits", None)  # a FeasibleSpace under max_params, max_flops, max_latency_ms
+        self._limits = limits if limits is not None and limits.active else None
+        root = space.smallest() if self.initial is None else self.initial
+        reason = None if self._limits is None else self._limits.reason(root)
+        if reason is not None:
+            raise ValueError(
+                f"{type(self).__name__} grows every network from {root}, which is over the limits ({reason}); "
+                "morphisms only add to a network, so none would be within them. Raise the limits, or pass a "
+                "smaller initial architecture."
+            )
         super().reset(space, random_state)
         self.results, self.modules, self.steps = [], {}, {}
         return self
@@ -116,7 +136,7 @@ class MorphismStrategy(Strategy):
         """A proposal applying 1 to ``max_morphisms`` random morphisms to trial ``parent_index``; None if none is left."""
         steps = []
         for _ in range(int(self._rng.integers(1, self.max_morphisms + 1))):
-            step = self.space.random_morphism(architecture, self._rng)
+            step = self._random_morphism(architecture)
             if step is None:
                 break
             steps.append(step)
@@ -125,6 +145,14 @@ class MorphismStrategy(Strategy):
             return None
         warm_start = MorphedParent(self.modules[parent_index], steps, architecture, self.noise)
         return Proposal(architecture, parent=parent_index, warm_start=warm_start, keep_model=True)
+
+    def _random_morphism(self, architecture):
+        """A random morphism of ``architecture`` whose result is within the limits; None if none turns up."""
+        for _ in range(1 if self._limits is None else MAX_MORPHISM_DRAWS):
+            step = self.space.random_morphism(architecture, self._rng)
+            if step is None or self._limits is None or self._limits(step.apply_to(architecture)) is None:
+                return step
+        return None
 
     def final_warm_start(self, architecture):
         """The best kept network of ``architecture``, to train further in the refit (None: train from scratch)."""

@@ -7,6 +7,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "._base": ["Supernet"],
         "._cell": ["CellSupernet", "PARAMETER_FREE_OPERATIONS"],
         "._chain": ["ChainSupernet"],
+        "._costs": ["CellCosts"],
         "._gradient": [
             "DARTS",
             "GDAS",

@@ -27,6 +27,32 @@ def _block_offsets(n_blocks):
     return [i * (i + 3) // 2 for i in range(n_blocks)]
 
 
+def state_shapes(space, input_shape):
+    """``(channels, height, width)`` of every state of a cell network: the stem twice, then each cell's output."""
+    _, height, width = (int(v) for v in input_shape)
+    channels = space.initial_channels
+    height, width = stem_resolution(space.stem_stride, height, width)
+    shapes = [(channels, height, width)] * 2
+    for kind in space.layout():
+        if kind == "reduction":
+            channels, height, width = 2 * channels, -(-height // 2), -(-width // 2)
+        shapes.append((channels, height, width))
+    return shapes
+
+
+def edge_input_shape(shapes, position, edge, reduction):
+    """The input shape and stride of the mixed edge from state ``edge`` into a block of cell ``position``.
+
+    Edges from the two (calibrated) cell inputs take the second input's
+    resolution and, in a reduction cell, halve it; edges from earlier
+    blocks are at the cell's output resolution.
+    """
+    channels, height, width = shapes[position + 2]
+    if edge < 2:
+        return (channels, *shapes[position + 1][1:]), 2 if reduction else 1
+    return (channels, height, width), 1
+
+
 def _live_cells(cells):
     """Which cells reach the head, walking back from it: ``space.build`` prunes the others."""
     live, needed = [False] * len(cells), {len(cells) + 1}
@@ -392,16 +418,9 @@ class CellSupernet(Supernet):
         self.relaxation = None
 
         n_channels, height, width = (int(v) for v in self.input_shape)
-        channels = space.initial_channels
         stride = _axis_strides(space.stem_stride, height, width)
-        self.stem = conv_bn(n_channels, channels, 3, stride=stride, relu=None)
-        height, width = stem_resolution(space.stem_stride, height, width)
-        # (channels, height, width) of every state: the stem twice, then each cell's output.
-        self._shapes = [(channels, height, width)] * 2
-        for kind in self.layout:
-            if kind == "reduction":
-                channels, height, width = 2 * channels, -(-height // 2), -(-width // 2)
-            self._shapes.append((channels, height, width))
+        self.stem = conv_bn(n_channels, space.initial_channels, 3, stride=stride, relu=None)
+        self._shapes = state_shapes(space, self.input_shape)
         self.cells = nn.ModuleList(
             SupernetCell(space, self._shapes[k + 2][0], kind == "reduction", self._shapes[k], self._shapes[k + 1])
             for k, kind in enumerate(self.layout)
@@ -528,14 +547,26 @@ class CellSupernet(Supernet):
                 built.output[2].load_state_dict(norm.state_dict())
         return net.train(self.training)
 
-    def derive(self, max_parameter_free=None):
+    def strengths(self):
+        """Per cell type, the strength of every operation on every edge: ``softmax(alpha)`` per edge, times the
+        edge's normalised beta with partial channels (as PC-DARTS derives); ``{'normal': ndarray, 'reduction':
+        ndarray}`` of the alpha tables' shape."""
+        strengths = {}
+        for kind in ("normal", "reduction"):
+            with torch.no_grad():
+                strength = F.softmax(getattr(self, f"alpha_{kind}"), dim=-1)
+                if self.partial_channels is not None:
+                    strength = strength * self._edge_weights(getattr(self, f"beta_{kind}"))[:, None]
+            strengths[kind] = strength.cpu().numpy()
+        return strengths
+
+    def derive(self, max_parameter_free=None, costs=None):
         """The discrete architecture of the alphas, as DARTS derives its genotype.
 
         Per block, the two input edges whose strongest operation other than
-        ``'zero'`` is strongest, each with that operation; strengths are
-        ``softmax(alpha)`` per edge, times the edge's normalised beta with
-        partial channels (as PC-DARTS derives). Combine: ``'add'`` (what the
-        relaxation computes) when the space has it, else its first option.
+        ``'zero'`` is strongest, each with that operation (strengths:
+        :meth:`strengths`). Combine: ``'add'`` (what the relaxation
+        computes) when the space has it, else its first option.
 
         Parameters
         ----------
@@ -544,6 +575,10 @@ class CellSupernet(Supernet):
             (``PARAMETER_FREE_OPERATIONS``); at most this many per cell are
             kept, the strongest: each weaker one is replaced by its edge's
             strongest operation with parameters. None: no limit.
+        costs : CellCosts or None, default=None
+            Hard limits: the derived architecture's operations (then, if
+            need be, inputs) are then replaced by cheaper ones until it is
+            within them (:meth:`CellCosts.within`).
 
         Returns
         -------
@@ -552,14 +587,12 @@ class CellSupernet(Supernet):
         limit = max_parameter_free
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
             raise ValueError(f"max_parameter_free must be None or an integer >= 0; got {max_parameter_free!r}.")
-        cells = []
-        for kind in ("normal", "reduction"):
-            with torch.no_grad():
-                strength = F.softmax(getattr(self, f"alpha_{kind}"), dim=-1)
-                if self.partial_channels is not None:
-                    strength = strength * self._edge_weights(getattr(self, f"beta_{kind}"))[:, None]
-            cells.append(self._discretise(strength.cpu().numpy(), max_parameter_free))
-        return CellArchitecture(normal=cells[0], reduction=cells[1])
+        strengths = self.strengths()
+        architecture = CellArchitecture(
+            normal=self._discretise(strengths["normal"], max_parameter_free),
+            reduction=self._discretise(strengths["reduction"], max_parameter_free),
+        )
+        return architecture if costs is None else costs.within(architecture, strengths, max_parameter_free)
 
     def _discretise(self, strength, max_parameter_free):
         operations = self.space.operations

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from ..._utils._random import SEED_MAX, torch_seeded
 from ...search import Proposal
+from ._costs import CellCosts
 from ._strategies import OneShotStrategy, SupernetTrial
 
 #: The supernet attribute that carries the gradient search between trials (see :class:`ArchitectureStep`).
@@ -201,15 +202,26 @@ class ArchitectureStep(Callback):
         Of the architecture parameters' Adam (DARTS's settings).
     warmup_epochs : int, default=0
         First epochs of the search that leave the architecture parameters alone.
+    costs : CellCosts or None, default=None
+        Hard cost limits: each step's loss adds ``cost_weight *``
+        :meth:`CellCosts.penalty` of :meth:`CellCosts.relaxed_cost` on the
+        edges of the architecture derived at the start of the epoch (zero
+        while the derived cells are within every limit).
+    cost_weight : float, default=1.0
 
     Attributes
     ----------
     optimizer_ : torch.optim.Adam
     steps_ : int
         Architecture steps of this fit.
+    cost_ : dict
+        With ``costs``: the relaxed cost per limited field at the last step.
     """
 
-    def __init__(self, valid_data, seed=0, order=1, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3, warmup_epochs=0):
+    def __init__(
+        self, valid_data, seed=0, order=1, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3, warmup_epochs=0,
+        costs=None, cost_weight=1.0,
+    ):
         self.valid_data = valid_data
         self.seed = seed
         self.order = order
@@ -217,6 +229,8 @@ class ArchitectureStep(Callback):
         self.betas = betas
         self.weight_decay = weight_decay
         self.warmup_epochs = warmup_epochs
+        self.costs = costs
+        self.cost_weight = cost_weight
 
     def on_train_begin(self, net, **kwargs):
         supernet = net.module_[-1]
@@ -231,11 +245,15 @@ class ArchitectureStep(Callback):
         self._order, self._position = None, 0
         self.steps_ = 0
         self.active_ = False
+        self.cost_ = {}
 
     def on_epoch_begin(self, net, **kwargs):
         # The net's own on_epoch_begin has already added this epoch to its history.
-        epoch = search_state(net.module_[-1])["epochs"] + len(net.history) - 1
+        supernet = net.module_[-1]
+        epoch = search_state(supernet)["epochs"] + len(net.history) - 1
         self.active_ = epoch >= self.warmup_epochs
+        if self.active_ and self.costs is not None:
+            self._edges = supernet.derive()  # whose edges the cost term counts this epoch
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not (training and self.active_):
@@ -247,11 +265,21 @@ class ArchitectureStep(Callback):
         xi = max(group["lr"] for group in net.optimizer_.param_groups)
         valid_batch = self._valid_batch(net.batch_size)
         grads = architecture_gradient(module, supernet, batch, valid_batch, self.order, xi, net.criterion_)
+        if self.costs is not None:
+            grads = self._with_cost_term(supernet, grads)
         for p, g in zip(supernet.arch_parameters(), grads):
             p.grad = g
         self.optimizer_.step()
         self.optimizer_.zero_grad(set_to_none=True)
         self.steps_ += 1
+
+    def _with_cost_term(self, supernet, grads):
+        """``grads`` plus the gradient of ``cost_weight * penalty`` (it depends on the alphas only)."""
+        costs = self.costs.relaxed_cost(supernet, self._edges)
+        self.cost_ = {field: float(cost.detach()) for field, cost in costs.items()}
+        penalty = self.cost_weight * self.costs.penalty(costs)
+        extra = torch.autograd.grad(penalty, supernet.arch_parameters(), allow_unused=True)
+        return [g if e is None else g + e for g, e in zip(grads, extra)]
 
     def on_train_end(self, net, **kwargs):
         state = search_state(net.module_[-1])
@@ -344,11 +372,16 @@ class GradientTrial(SupernetTrial):
     memory_limit : float or None
     name : str
         The strategy's name, for messages.
+    max_parameter_free : int or None
+        The collapse rule of the derivation.
+    costs : CellCosts or None
+        Hard cost limits: the architecture step adds their cost term, and
+        the scored architecture is derived within them.
     """
 
     def __init__(
         self, module, architecture, space, options=None, relaxation="softmax", tau=None, initial=None, step=None,
-        memory_limit=None, name="DARTS", max_parameter_free=None,
+        memory_limit=None, name="DARTS", max_parameter_free=None, costs=None,
     ):
         super().__init__(module, architecture, "relax", space, options)
         self.relaxation = relaxation
@@ -358,6 +391,7 @@ class GradientTrial(SupernetTrial):
         self.memory_limit = memory_limit
         self.name = name
         self.max_parameter_free = max_parameter_free
+        self.costs = costs
 
     def _prepare(self, module, seed):
         supernet = module[-1].relax(self.relaxation)
@@ -368,7 +402,7 @@ class GradientTrial(SupernetTrial):
 
     def scored(self, module, X_train, seed):
         """The subnet of the architecture derived from the architecture parameters this trial trained."""
-        self.architecture = self.scored_architecture = module[-1].derive(max_parameter_free=self.max_parameter_free)
+        self.architecture = self.scored_architecture = module[-1].derive(self.max_parameter_free, self.costs)
         return super().scored(module, X_train, seed)
 
     def net_params(self):
@@ -376,7 +410,7 @@ class GradientTrial(SupernetTrial):
         return {"optimizer__param_groups": [(name, {"lr": 0.0, "weight_decay": 0.0}) for name in self._arch_names]}
 
     def callbacks(self, valid_data, seed):
-        return [("architecture_step", ArchitectureStep(valid_data, seed, **self.step))]
+        return [("architecture_step", ArchitectureStep(valid_data, seed, costs=self.costs, **self.step))]
 
     def _new_supernet(self, evaluator):
         supernet = self._fitting_supernet(evaluator)
@@ -461,6 +495,19 @@ class DARTS(OneShotStrategy):
     space's network from scratch (:meth:`final_warm_start` is None);
     otherwise it fine-tunes the inherited subnet.
 
+    **Hard limits** (``max_params``, ``max_flops``, ``max_latency_ms`` of
+    the estimator; the strategy is reset with a ``FeasibleSpace``): the
+    operations are priced once (:class:`CellCosts`), each architecture
+    step adds ``cost_weight * sum(max(0, cost / limit - 1))`` to the
+    validation loss, the cost of the cells the alphas derive on the edges
+    of the architecture derived at the start of the epoch, with the
+    gradient of its expectation under the softmax (a per-operation lookup
+    table, as in FBNet and ProxylessNAS; here a hinge at the limit, silent
+    while the derived cells are within it), and every derived
+    architecture is made feasible by replacing operations with cheaper ones
+    of the same edges, then inputs if need be (:meth:`CellCosts.within`),
+    so no trial scores and no refit trains an architecture over a limit.
+
     Simplified from DARTS: the architecture parameters learn on the
     search's validation split, the one trials are scored on (DARTS halves
     the training data); the weights train with AdamW, whose moments and
@@ -494,6 +541,9 @@ class DARTS(OneShotStrategy):
     memory_limit : float or None, default=None
         Bytes the supernet may use; None: 80% of the free memory of a CUDA
         device, no limit on the CPU.
+    cost_weight : float, default=1.0
+        Under hard limits, the weight of the expected-cost term in the
+        architecture loss (see **Hard limits**).
 
     Attributes
     ----------
@@ -517,7 +567,6 @@ class DARTS(OneShotStrategy):
     ([1, 1], True)
     """
 
-    takes_limits = False  # the relaxed supernet has no expected-cost term yet
 
     #: The supernet's relaxation (:meth:`CellSupernet.relax`).
     relaxation = "softmax"
@@ -532,6 +581,7 @@ class DARTS(OneShotStrategy):
         arch_weight_decay=1e-3,
         max_parameter_free=None,
         memory_limit=None,
+        cost_weight=1.0,
     ):
         self.epochs_per_trial = epochs_per_trial
         self.order = order
@@ -540,6 +590,7 @@ class DARTS(OneShotStrategy):
         self.arch_weight_decay = arch_weight_decay
         self.max_parameter_free = max_parameter_free
         self.memory_limit = memory_limit
+        self.cost_weight = cost_weight
 
     def reset(self, space, random_state=None):
         self._check_settings()
@@ -551,6 +602,8 @@ class DARTS(OneShotStrategy):
                 "ENAS, which train paths."
             )
         self._check_space(space)
+        limits = getattr(space, "limits", None)  # a FeasibleSpace under max_params, max_flops, max_latency_ms
+        self._costs = None if limits is None or not limits.active else CellCosts(limits)
         self._stopped = False
         return self
 
@@ -570,6 +623,7 @@ class DARTS(OneShotStrategy):
         for key, value, strict in (
             ("arch_lr", self.arch_lr, True),
             ("arch_weight_decay", self.arch_weight_decay, False),
+            ("cost_weight", self.cost_weight, False),
             ("memory_limit", 1 if self.memory_limit is None else self.memory_limit, True),
         ):
             if isinstance(value, bool) or not isinstance(value, Real) or not (value > 0 or (value == 0 and not strict)):
@@ -593,7 +647,7 @@ class DARTS(OneShotStrategy):
             probe = probe_space.supernet((1, 1, 1), 1, **self._supernet_options())
         arch = {id(p) for p in probe.arch_parameters()}
         initial = {name: p.detach().clone() for name, p in probe.named_parameters() if id(p) in arch}
-        return initial, probe.derive(max_parameter_free=self.max_parameter_free)
+        return initial, probe.derive(self.max_parameter_free, self._costs)
 
     def ask(self, n=None):
         self._check_reset(n)
@@ -603,17 +657,18 @@ class DARTS(OneShotStrategy):
         if self.module is None:
             initial, architecture = self._initial_parameters()
         else:
-            architecture = self.module[-1].derive(max_parameter_free=self.max_parameter_free)
+            architecture = self.module[-1].derive(self.max_parameter_free, self._costs)
         step = {
             "order": self.order,
             "lr": self.arch_lr,
             "betas": self.arch_betas,
             "weight_decay": self.arch_weight_decay,
             "warmup_epochs": self.warmup_epochs,
+            "cost_weight": self.cost_weight,
         }
         trial = GradientTrial(
             self.module, architecture, self.space, self._supernet_options(), self.relaxation, self._tau(), initial,
-            step, self.memory_limit, type(self).__name__, self.max_parameter_free,
+            step, self.memory_limit, type(self).__name__, self.max_parameter_free, self._costs,
         )
         trial.calibration_seed = self._calibration_seed  # every architecture calibrated on the same images
         proposal = Proposal(architecture, warm_start=trial, keep_model=True, epochs=self.epochs_per_trial)
@@ -657,7 +712,7 @@ class GDAS(DARTS):
     tau_max, tau_min : float, default=10.0, 0.1
     anneal_epochs : int, default=20
         Trials over which the temperature goes from ``tau_max`` to ``tau_min``.
-    epochs_per_trial, order, warmup_epochs, arch_lr, arch_weight_decay, max_parameter_free, memory_limit
+    epochs_per_trial, order, warmup_epochs, arch_lr, arch_weight_decay, max_parameter_free, memory_limit, cost_weight
         As in :class:`DARTS` (``warmup_epochs`` defaults to 0).
 
     Examples
@@ -689,9 +744,11 @@ class GDAS(DARTS):
         arch_weight_decay=1e-3,
         max_parameter_free=None,
         memory_limit=None,
+        cost_weight=1.0,
     ):
         super().__init__(
-            epochs_per_trial, order, warmup_epochs, arch_lr, arch_weight_decay, max_parameter_free, memory_limit
+            epochs_per_trial, order, warmup_epochs, arch_lr, arch_weight_decay, max_parameter_free, memory_limit,
+            cost_weight,
         )
         self.tau_max = tau_max
         self.tau_min = tau_min
@@ -734,7 +791,7 @@ class PCDARTS(DARTS):
         ``ValueError`` at ``reset`` otherwise).
     arch_lr : float, default=6e-4
         PC-DARTS's.
-    epochs_per_trial, order, warmup_epochs, arch_weight_decay, max_parameter_free, memory_limit
+    epochs_per_trial, order, warmup_epochs, arch_weight_decay, max_parameter_free, memory_limit, cost_weight
         As in :class:`DARTS`.
 
     Examples
@@ -762,9 +819,11 @@ class PCDARTS(DARTS):
         arch_weight_decay=1e-3,
         max_parameter_free=None,
         memory_limit=None,
+        cost_weight=1.0,
     ):
         super().__init__(
-            epochs_per_trial, order, warmup_epochs, arch_lr, arch_weight_decay, max_parameter_free, memory_limit
+            epochs_per_trial, order, warmup_epochs, arch_lr, arch_weight_decay, max_parameter_free, memory_limit,
+            cost_weight,
         )
         self.partial_channels = partial_channels
 
