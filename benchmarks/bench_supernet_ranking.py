@@ -5,7 +5,7 @@ stand-alone on a fixed digits split. This script trains SPOS's supernet over
 the same space on the same training split (``--supernet-epochs`` trials of one
 epoch each, a new uniform path per batch, through the one search loop), then
 scores every table architecture with the inherited weights (batch-norm
-statistics recalibrated on the same 512 training images) on the table's
+statistics recalibrated on the same CALIBRATION_SAMPLES training images) on the table's
 validation split, and measures with ``skautoml.nas.rank_correlation`` Kendall's
 tau-b and top-5 overlap against the table's stand-alone validation accuracy,
 beside the table's seed-noise ceiling. One thread; CPU seconds.
