@@ -245,8 +245,8 @@ _PARAMETERS_DOC = """search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized',
         their architecture loss and derive every architecture within the
         limits (cheaper operations on the same edges; see
         :class:`~skautoml.nas.oneshot.CellCosts`). The morphism strategies
-        start from a root within the limits and refuse each morphism that
-        would leave them.
+        start from a root within the limits and draw only morphisms that
+        stay within them.
     max_latency_ms : float or None, default=None
         Most predicted inference latency of one batch, in milliseconds, from
         ``latency_table``.

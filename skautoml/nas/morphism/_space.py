@@ -329,15 +329,17 @@ class MorphismSpace(SearchSpace):
                 steps += [Morphism("wider_kernel", index, k) for k in _others(self.kernel_sizes, size, True)]
         return steps
 
-    def random_morphism(self, architecture, rng):
+    def random_morphism(self, architecture, rng, allowed=None):
         """A random step of :meth:`morphisms`: first the operation, then one of its steps.
 
         Drawing the operation first keeps deeper steps from being swamped by
-        the many ways to widen. Returns None when no step is left.
+        the many ways to widen. ``allowed(step) -> bool`` leaves steps out of
+        the draw (a strategy's hard limits). Returns None when no step is left.
         """
         by_operation = {}
         for step in self.morphisms(architecture):
-            by_operation.setdefault(step.operation, []).append(step)
+            if allowed is None or allowed(step):
+                by_operation.setdefault(step.operation, []).append(step)
         if not by_operation:
             return None
         return choose(rng, by_operation[choose(rng, list(by_operation))])

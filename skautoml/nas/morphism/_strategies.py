@@ -18,8 +18,6 @@ from ._transforms import apply_morphism
 
 # Inputs used to set the statistics of an inserted batch norm (see net2deeper).
 _STATS_SAMPLES = 256
-#: Draws of a random morphism before a child under hard limits stops growing (see ``MorphismStrategy``).
-MAX_MORPHISM_DRAWS = 20
 
 
 class MorphedParent:
@@ -72,10 +70,10 @@ class MorphismStrategy(Strategy):
     **Hard limits** (the strategy reset with a ``FeasibleSpace``): the root
     must be within them (a ``ValueError`` at ``reset`` otherwise: a
     morphism only grows a network, so nothing would be). A child is built
-    one morphism at a time, and a morphism whose result is over a limit is
-    refused (recorded by the limits) and drawn again, up to
-    ``MAX_MORPHISM_DRAWS`` times, after which the child stops growing; so
-    no child is over a limit, and a network that cannot grow within the
+    one morphism at a time, each drawn from the morphisms whose result is
+    within the limits (every one priced before the draw; those over a
+    limit are never candidates, so nothing is refused or recorded); so no
+    child is over a limit, and a network that cannot grow within the
     limits has no children.
     """
 
@@ -147,12 +145,14 @@ class MorphismStrategy(Strategy):
         return Proposal(architecture, parent=parent_index, warm_start=warm_start, keep_model=True)
 
     def _random_morphism(self, architecture):
-        """A random morphism of ``architecture`` whose result is within the limits; None if none turns up."""
-        for _ in range(1 if self._limits is None else MAX_MORPHISM_DRAWS):
-            step = self.space.random_morphism(architecture, self._rng)
-            if step is None or self._limits is None or self._limits(step.apply_to(architecture)) is None:
-                return step
-        return None
+        """A random morphism of ``architecture`` whose result is within the limits; None if there is none."""
+        if self._limits is None:
+            return self.space.random_morphism(architecture, self._rng)
+
+        def within(step):
+            return self._limits.reason(step.apply_to(architecture)) is None
+
+        return self.space.random_morphism(architecture, self._rng, allowed=within)
 
     def final_warm_start(self, architecture):
         """The best kept network of ``architecture``, to train further in the refit (None: train from scratch)."""

@@ -11,8 +11,8 @@ every edge of every cell position once, and gives
   under their softmax, which the architecture step adds to its loss as
   ``cost_weight * sum(max(0, cost / limit - 1))``, and
 * a **feasible discretisation**: the derived architecture, its operations
-  replaced greedily by cheaper ones on the same edges until the exact cost
-  (``CostLimits``) is within every limit.
+  (then, if need be, its blocks' inputs) replaced greedily by cheaper ones
+  until the exact cost (``CostLimits``) is within every limit.
 """
 import dataclasses
 
@@ -47,7 +47,8 @@ class CellCosts:
     the alphas from the expensive operations towards the cheap ones while
     they are not. Simplified: the edges are held fixed, so the gradient
     moves the operations only (an edge's choice moves the base, which the
-    term does not differentiate).
+    term does not differentiate), and the collapse rule's replacements
+    (``max_parameter_free``) are not priced.
 
     **Feasible discretisation** (:meth:`within`): while the exact cost is
     over a limit, replace one operation (of a block input, per cell type)
@@ -56,9 +57,13 @@ class CellCosts:
     that loses the least strength; if none does, the one that loses the
     least strength per unit of the over-limit costs saved (each cost
     relative to its limit). Never ``'zero'``, and never a parameter-free
-    operation beyond ``max_parameter_free``. Edges are not changed; when no
-    replacement is left the limits cannot be met from these edges and a
-    ``ValueError`` says so.
+    operation beyond ``max_parameter_free``. When no operation change lowers
+    the over-limit costs, a block input moves to another earlier state, with
+    the cheapest allowed operation on that edge, by the same rule, priced
+    exactly (an input moves the calibrations and the output projection,
+    which the tables do not hold). When neither lowers them, a
+    ``ValueError`` says so: the greedy repair is not a search, and a limit it
+    cannot reach may still be met by other cells.
 
     Parameters
     ----------
@@ -213,9 +218,10 @@ class CellCosts:
                 replacement = self._pick(self._input_changes(architecture, cells, slots, strengths, exact), exact)
             if replacement is None:
                 raise ValueError(
-                    f"The architecture derived from the supernet is over the limits ({reason}), and no cheaper "
-                    "operation or input of its blocks brings it closer to them. Raise the limits, or search a "
-                    "space of smaller cells (fewer blocks or channels)."
+                    f"The architecture derived from the supernet is over the limits ({reason}), and the greedy "
+                    "repair found no change of an operation or a block input that lowers the costs over them. "
+                    "Raise the limits (or limit one cost instead of several), or search a space of smaller cells "
+                    "(fewer blocks or channels)."
                 )
             architecture = self._replaced(cells, *replacement)
         raise ValueError(f"The feasible discretisation found no architecture within the limits ({reason}).")
@@ -255,16 +261,19 @@ class CellCosts:
                     yield (kind, i, slot, j, self.space.operations[o]), saved, lost
 
     def _input_changes(self, architecture, cells, slots, strengths, exact):
-        """Each other input of a block (not its other one) with its strongest allowed operation, priced exactly
-        (an input moves the calibrations and the output projection, which the tables do not hold)."""
-        for kind, i, slot, j, now, _, allowed in slots:
+        """Each other input of a block (not its other one) with the cheapest allowed operation on its edge (all
+        limited costs, each relative to its limit), priced exactly (an input moves the calibrations and the
+        output projection, which the tables do not hold)."""
+        for kind, i, slot, j, now, live, allowed in slots:
             block = cells[kind][i]
             other = block.input2 if slot == 0 else block.input1
             for new in range(2 + i):
                 if new in (j, other) or not allowed:
                     continue
                 row = self._offsets[i] + new
-                o = max(allowed, key=strengths[kind][row].__getitem__)
+                o = min(allowed, key=lambda o: sum(
+                    self.tables[field][live, row, o].sum() / bound for field, bound in self.bounds.items()
+                ))
                 replacement = (kind, i, slot, new, self.space.operations[o])
                 candidate = self._replaced({k: list(v) for k, v in cells.items()}, *replacement)
                 cost = self.limits.cost(candidate)

@@ -208,6 +208,7 @@ class ArchitectureStep(Callback):
         edges of the architecture derived at the start of the epoch (zero
         while the derived cells are within every limit).
     cost_weight : float, default=1.0
+        The weight of that term.
 
     Attributes
     ----------

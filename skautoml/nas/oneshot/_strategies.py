@@ -22,8 +22,8 @@ from ..._utils._random import SEED_MAX
 from ...search import Proposal, RegularizedEvolution, ReinforceController, Strategy
 
 #: Training samples that set a subnet's batch-norm statistics before it is scored. Half of what was used before
-#: (512): on the tabulated digits space the supernet ranks as well with 128 or 256 (Kendall tau 0.585-0.591 against
-#: 0.589; benchmarks/README.md), and recalibrating is most of what scoring a subnet costs.
+#: (512): on the tabulated digits space the supernet ranks as well with 256 (Kendall tau 0.554-0.585 against
+#: 0.551-0.589; benchmarks/README.md), and recalibrating was most of what scoring a subnet costs.
 CALIBRATION_SAMPLES = 256
 
 
