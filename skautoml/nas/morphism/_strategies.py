@@ -94,7 +94,7 @@ class MorphismStrategy(Strategy):
             raise ValueError(f"initial={self.initial} is not an architecture of {space}.")
         limits = getattr(space, "limits", None)  # a FeasibleSpace under max_params, max_flops, max_latency_ms
         self._limits = limits if limits is not None and limits.active else None
-        root = space.smallest() if self.initial is None else self.initial
+        root = self._root_architecture(space)
         reason = None if self._limits is None else self._limits.reason(root)
         if reason is not None:
             raise ValueError(
@@ -128,7 +128,10 @@ class MorphismStrategy(Strategy):
 
     def _root(self):
         """The first trial: ``initial`` or the space's smallest network, trained from scratch."""
-        return Proposal(self.space.smallest() if self.initial is None else self.initial, keep_model=True)
+        return Proposal(self._root_architecture(self.space), keep_model=True)
+
+    def _root_architecture(self, space):
+        return space.smallest() if self.initial is None else self.initial
 
     def _random_child(self, parent_index, architecture):
         """A proposal applying 1 to ``max_morphisms`` random morphisms to trial ``parent_index``; None if none is left."""

@@ -53,6 +53,17 @@ def edge_input_shape(shapes, position, edge, reduction):
     return (channels, height, width), 1
 
 
+def cells_at_positions(layout, architecture):
+    """The blocks of each cell position of ``layout``: the architecture's normal or reduction cell."""
+    return [architecture.reduction if kind == "reduction" else architecture.normal for kind in layout]
+
+
+def derivable_operations(operations):
+    """Indices of the operations a derivation may pick on an edge: every one but ``'zero'`` (all, if only
+    ``'zero'`` is offered)."""
+    return [o for o, op in enumerate(operations) if op != "zero"] or list(range(len(operations)))
+
+
 def _live_cells(cells):
     """Which cells reach the head, walking back from it: ``space.build`` prunes the others."""
     live, needed = [False] * len(cells), {len(cells) + 1}
@@ -474,11 +485,8 @@ class CellSupernet(Supernet):
             )
         return self._relaxed_forward(x)
 
-    def _cells_of(self, architecture):
-        return [architecture.reduction if kind == "reduction" else architecture.normal for kind in self.layout]
-
     def _path_forward(self, x, architecture):
-        cells = self._cells_of(architecture)
+        cells = cells_at_positions(self.layout, architecture)
         stem = self.stem(x)
         states = [stem, stem]
         for k, (cell, live) in enumerate(zip(self.cells, _live_cells(cells))):
@@ -530,7 +538,7 @@ class CellSupernet(Supernet):
         net = self.space.build(architecture, self.input_shape, self.n_outputs).to(self.head.weight.device)
         net.stem.load_state_dict(self.stem.state_dict())
         net.head.load_state_dict(self.head.state_dict())
-        for k, (blocks, built, source) in enumerate(zip(self._cells_of(architecture), net.cells, self.cells)):
+        for k, (blocks, built, source) in enumerate(zip(cells_at_positions(self.layout, architecture), net.cells, self.cells)):
             if not net.live[k]:
                 continue
             for key, module in built.calibrate.items():
@@ -596,7 +604,7 @@ class CellSupernet(Supernet):
 
     def _discretise(self, strength, max_parameter_free):
         operations = self.space.operations
-        candidates = [o for o, op in enumerate(operations) if op != "zero"] or list(range(len(operations)))
+        candidates = derivable_operations(operations)
         parametric = [o for o, op in enumerate(operations) if op not in PARAMETER_FREE_OPERATIONS]
         choices = []  # per block, [input, operation index] of its two inputs
         for i, start in enumerate(self._offsets):

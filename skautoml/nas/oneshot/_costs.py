@@ -21,7 +21,15 @@ import torch
 
 from .._cost import module_cost
 from ..space._cell import CellArchitecture, CellSpace, cell_operation
-from ._cell import PARAMETER_FREE_OPERATIONS, _block_offsets, _live_cells, edge_input_shape, state_shapes
+from ._cell import (
+    PARAMETER_FREE_OPERATIONS,
+    _block_offsets,
+    _live_cells,
+    cells_at_positions,
+    derivable_operations,
+    edge_input_shape,
+    state_shapes,
+)
 
 
 class CellCosts:
@@ -127,24 +135,22 @@ class CellCosts:
                             priced[key] = module_cost(module, shape, limits.latency_table)
                         for field, table in self.tables.items():
                             table[k, start + j, o] = getattr(priced[key], field)
-        nonzero = np.array([op != "zero" for op in operations])
-        self._nonzero = nonzero if nonzero.any() else ~nonzero  # as the derivation picks
+        self._nonzero = np.isin(np.arange(len(operations)), derivable_operations(operations))
         self._weights = {}
 
     # ------------------------------------------------------------------ relaxed cost
 
     def _live_positions(self, architecture):
         """The cell positions of ``architecture`` that reach the head (``space.build`` prunes the others)."""
-        cells = [architecture.reduction if kind == "reduction" else architecture.normal for kind in self.layout]
-        return [k for k, live in enumerate(_live_cells(cells)) if live]
+        return [k for k, live in enumerate(_live_cells(cells_at_positions(self.layout, architecture))) if live]
 
     def _choices(self, architecture):
         """``(position, row, operation index)`` of every block input of the cells that reach the head."""
-        index = self.space.operations.index
+        index, cells = self.space.operations.index, cells_at_positions(self.layout, architecture)
         return [
             (k, self._offsets[i] + j, index(op))
             for k in self._live_positions(architecture)
-            for i, block in enumerate(architecture.reduction if self.layout[k] == "reduction" else architecture.normal)
+            for i, block in enumerate(cells[k])
             for j, op in ((block.input1, block.op1), (block.input2, block.op2))
         ]
 
@@ -238,6 +244,8 @@ class CellCosts:
         positions = self._live_positions(architecture)
         for kind, blocks in cells.items():
             live = [k for k in positions if self.layout[k] == kind]
+            if not live:  # a cell type no position reaching the head uses costs nothing
+                continue
             n_free = sum(op in PARAMETER_FREE_OPERATIONS for block in blocks for op in (block.op1, block.op2))
             full = max_parameter_free is not None and n_free >= max_parameter_free
             for i, block in enumerate(blocks):
@@ -247,8 +255,7 @@ class CellCosts:
                         o for o, op in enumerate(operations)
                         if self._nonzero[o] and not (adds_free and op in PARAMETER_FREE_OPERATIONS)
                     ]
-                    if live:
-                        yield kind, i, slot, j, operations.index(current), live, allowed
+                    yield kind, i, slot, j, operations.index(current), live, allowed
 
     def _operation_changes(self, slots, strengths):
         """Each other operation on a block input's edge: ``(replacement, cost saved per field, strength lost)``."""
@@ -271,8 +278,8 @@ class CellCosts:
                 if new in (j, other) or not allowed:
                     continue
                 row = self._offsets[i] + new
-                o = min(allowed, key=lambda o: sum(
-                    self.tables[field][live, row, o].sum() / bound for field, bound in self.bounds.items()
+                o = min(allowed, key=lambda option: sum(
+                    self.tables[field][live, row, option].sum() / bound for field, bound in self.bounds.items()
                 ))
                 replacement = (kind, i, slot, new, self.space.operations[o])
                 candidate = self._replaced({k: list(v) for k, v in cells.items()}, *replacement)
