@@ -1,6 +1,8 @@
 """skautoml: scikit-learn compatible AutoML.
 
-Neural architecture search as estimators (:class:`AutoNASClassifier`,
+Whole pipelines searched from a raw table (:class:`AutoMLClassifier`,
+:class:`AutoMLRegressor`, built in :mod:`skautoml.automl`) and neural
+architecture search as estimators (:class:`AutoNASClassifier`,
 :class:`AutoNASRegressor`); the search core lives in :mod:`skautoml.search`,
 the network parts in :mod:`skautoml.nas`, data preparation in
 :mod:`skautoml.prep` and feature engineering in :mod:`skautoml.features`;
@@ -12,6 +14,10 @@ from ._utils._lazy import lazy_exports
 __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
-    {"._estimators": ["AutoNASClassifier", "AutoNASRegressor"], "._export": ["export", "load_weights", "save_weights"]},
+    {
+        "._estimators": ["AutoNASClassifier", "AutoNASRegressor"],
+        ".automl": ["AutoMLClassifier", "AutoMLRegressor"],
+        "._export": ["export", "load_weights", "save_weights"],
+    },
 )
 __all__ = [*__all__, "__version__"]

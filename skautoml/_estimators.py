@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 import torch
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -28,7 +29,8 @@ from .nas import (
 
 from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, RandomCrop, UniformAugment
 from .search import (
-    RESOURCES, Budget, Fidelity, RefitReserve, TrialResult, fidelity_at, resolve_strategy, run_search, trial_seed,
+    RESOURCES, Budget, Fidelity, RefitReserve, SQLiteStorage, TrialResult, fidelity_at, resolve_strategy, run_search,
+    search_fingerprint, trial_seed,
 )
 
 #: Names accepted by ``AutoNASClassifier(augment=...)``, besides 'auto' (``AutoNASRegressor``: the first two).
@@ -286,7 +288,21 @@ _PARAMETERS_DOC = """search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized',
         strategies train weights shared or inherited across candidates,
         which one set of training settings must serve, and raise
         ``NotImplementedError``. ``best_params_`` holds both parts
-        (``architecture`` and ``training``)."""
+        (``architecture`` and ``training``).
+    storage : str or None, default=None
+        An SQLite file that keeps every finished trial, committed at once
+        (:class:`~skautoml.search.SQLiteStorage`); it needs an int ``random_state``. A fit killed at any moment
+        and started again with the same file, data and parameters (``n_jobs``,
+        ``verbose`` and ``device`` may differ) replays the stored trials into
+        the strategy instead of training them again; with ``max_trials`` and
+        no ``time_budget`` it ends with the result of an uninterrupted fit.
+        ``strategy='auto'`` under a ``time_budget`` plans its fidelity from
+        step times measured at the start, which differ from run to run, so
+        its resumed search may propose other trials (a RuntimeError says so):
+        set ``strategy`` and ``max_epochs`` to resume a budgeted search. The
+        one-shot and morphism strategies keep trained networks between trials
+        and cannot resume (``NotImplementedError``). A file of another search
+        (other parameters or data) raises ValueError."""
 
 #: The attributes both estimators document (see ``_PARAMETERS_DOC``).
 _ATTRIBUTES_DOC = """best_architecture_ : architecture value of the search space
@@ -480,6 +496,7 @@ class _BaseAutoNAS(BaseEstimator):
         "latency_table": [HasMethods(["price"]), None],
         "objective": [callable, None],
         "search_hyperparameters": ["boolean"],
+        "storage": [str, None],
     }
 
     def __init__(
@@ -513,6 +530,7 @@ class _BaseAutoNAS(BaseEstimator):
         latency_table=None,
         objective=None,
         search_hyperparameters=False,
+        storage=None,
     ):
         self.search_space = search_space
         self.strategy = strategy
@@ -543,6 +561,7 @@ class _BaseAutoNAS(BaseEstimator):
         self.latency_table = latency_table
         self.objective = objective
         self.search_hyperparameters = search_hyperparameters
+        self.storage = storage
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -565,6 +584,7 @@ class _BaseAutoNAS(BaseEstimator):
         if max_trials == "auto":
             max_trials = 20 if self.time_budget is None else None
         budget = Budget(max_trials, self.time_budget, self.max_epochs).start()
+        fingerprint = None if self.storage is None else self._storage_fingerprint(X, y)
         X, y_encoded = self._training_data(X, y)
         self.device_ = resolve_device(self.device)
         self.search_space_ = self._resolve_space()
@@ -603,6 +623,7 @@ class _BaseAutoNAS(BaseEstimator):
             resource=self.plan_.resource,
             constraint=limits,
             objective=pricer,
+            storage=self._storage(fingerprint),
         )
         self.search_seconds_ = budget.elapsed
         baselines = tuple(strategy.initial_architectures) if getattr(strategy, "promote_initial", False) else ()
@@ -762,6 +783,21 @@ class _BaseAutoNAS(BaseEstimator):
                 "final_channels None, or set final='retrain'."
             )
         return inherit
+
+    def _storage(self, fingerprint):
+        """The opened :class:`~skautoml.search.SQLiteStorage` of ``storage``, or None."""
+        if self.storage is None:
+            return None
+        if not isinstance(self.random_state, Integral):
+            raise ValueError(
+                f"storage={self.storage!r} resumes a search only if it draws the same seeds again: set random_state "
+                f"to an int (got {self.random_state!r})."
+            )
+        return SQLiteStorage(self.storage).open(fingerprint, round_size=effective_n_jobs(self.n_jobs))
+
+    def _storage_fingerprint(self, X, y):
+        """What makes two fits the same search: the parameters (but ``n_jobs``, ``verbose``, ``device``, ``storage``) and the data."""
+        return search_fingerprint(self, X, y, exempt=("n_jobs", "verbose", "device", "storage"))
 
     def _refit_reserve(self, n_samples, n_train, strategy):
         """The :class:`~skautoml.search.RefitReserve` of this search: the refit repeats the best trial on all the data."""

@@ -18,12 +18,13 @@ def plot_search(search, axes=None):
     Left: the validation score of each trial in the order they ran, with the
     best score so far as a line; failed trials are marked on the x axis.
     Right: score against the number of parameters, which shows what the extra
-    size of the best networks buys. The score axes say what the score is: the
+    size of the best networks buys (for a pipeline search: against the
+    seconds each trial took). The score axes say what the score is: the
     validation accuracy of a classifier, the validation R² of a regressor.
 
     Parameters
     ----------
-    search : fitted AutoNASClassifier or AutoNASRegressor
+    search : fitted AutoNASClassifier, AutoNASRegressor, AutoMLClassifier or AutoMLRegressor
     axes : pair of matplotlib Axes, default=None
         Where to draw; a new figure with two panels when None.
 
@@ -58,10 +59,14 @@ def plot_search(search, axes=None):
         by_trial.scatter(trial[~ok], np.full((~ok).sum(), bottom), marker="x", color="C3", label="failed")
     by_trial.set(xlabel="trial", ylabel=score_name, title="Search progress")
     by_trial.legend(loc="lower right")
-    by_size.scatter(results["n_params"][ok], score[ok], s=18)
+    # Networks are priced by their parameters, pipelines by the seconds their trial took.
+    cost, cost_label, scale = (
+        ("n_params", "parameters", "log") if "n_params" in results else ("fit_seconds", "fit seconds (all folds)", "linear")
+    )
+    by_size.scatter(results[cost][ok], score[ok], s=18)
     best = search.best_index_
-    by_size.scatter([results["n_params"][best]], [score[best]], s=60, facecolors="none", edgecolors="C1", label="best")
-    by_size.set(xscale="log", xlabel="parameters", ylabel=score_name, title="Score against size")
+    by_size.scatter([results[cost][best]], [score[best]], s=60, facecolors="none", edgecolors="C1", label="best")
+    by_size.set(xscale=scale, xlabel=cost_label, ylabel=score_name, title=f"Score against {cost_label.split(' (')[0]}")
     by_size.legend(loc="lower right")
     return axes
 

@@ -85,7 +85,7 @@ def package_of(module):
     return top if top in PACKAGES else "skautoml"
 
 
-PACKAGES = {"skautoml._utils", "skautoml.search", "skautoml.nas", "skautoml.prep", "skautoml.features"}
+PACKAGES = {"skautoml._utils", "skautoml.search", "skautoml.nas", "skautoml.prep", "skautoml.features", "skautoml.automl"}
 
 
 def test_the_graph_sees_the_package(graph):
@@ -125,6 +125,11 @@ def test_no_cycle_between_packages_and_no_upward_arrow(graph):
     assert {b for a, b in arrows if a == "skautoml.search"} == {"skautoml._utils"}
     # NAS builds on the search core and never on data preparation or feature engineering.
     assert {b for a, b in arrows if a == "skautoml.nas"} == {"skautoml.search", "skautoml._utils"}
+    # Whole pipelines build on the search core, data preparation and feature engineering; nothing builds on them.
+    assert {b for a, b in arrows if a == "skautoml.automl"} <= {
+        "skautoml.search", "skautoml.prep", "skautoml.features", "skautoml._utils"
+    }
+    assert {a for a, b in arrows if b == "skautoml.automl"} <= {"skautoml"}  # the root's lazy exports
     # Nothing but the root (estimators, CLI) imports the root.
     assert {a for a, b in arrows if b == "skautoml"} == set()
     for a, b in arrows:
@@ -144,14 +149,16 @@ def test_no_package_imports_another_packages_private_module(graph):
 
 
 def test_feature_engineering_and_data_preparation_do_not_load_torch():
-    code = "import sys, skautoml, skautoml.features, skautoml.prep, skautoml.search; print(sorted(m for m in ('torch', 'skorch') if m in sys.modules))"
+    code = "import sys, skautoml, skautoml.features, skautoml.prep, skautoml.search, skautoml.automl; print(sorted(m for m in ('torch', 'skorch') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
     # The tabular transformers that WrapperSelector's workers unpickle load no torch either.
     code = (
         "import sys; from skautoml.features import WrapperSelector, FilterSelector, FeatureConstructor; "
         "from skautoml.prep import AutoCleaner, LabelNoiseFilter, AutoSMOTE; "
-        "from skautoml.search import Budget, RandomSearch, run_search; print('torch' in sys.modules)"
+        "from skautoml.search import Budget, RandomSearch, run_search; "
+        "from skautoml.automl import PipelineSpace, PipelineEvaluator; from skautoml import AutoMLClassifier; "
+        "from skautoml.features import EmbeddedSelector; print('torch' in sys.modules)"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"

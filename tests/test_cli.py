@@ -2,6 +2,10 @@
 import subprocess
 import sys
 
+import joblib
+import numpy as np
+import pytest
+
 from skautoml.cli import main
 
 
@@ -20,3 +24,98 @@ def test_module_entry_point_shows_help():
         [sys.executable, "-m", "skautoml.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "demo" in out
+
+
+# --- fit, predict and report on files
+
+pd = pytest.importorskip("pandas")
+
+
+@pytest.fixture(scope="module")
+def table_files(tmp_path_factory):
+    """A training CSV with a text label, a new CSV without it, and a model fitted on the first."""
+    folder = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    n = 160
+    frame = pd.DataFrame({"size": rng.normal(size=n), "colour": rng.choice(["red", "blue", None], n)})
+    frame["label"] = np.where(frame["size"] > 0, "big", "small")
+    frame.loc[:119].to_csv(folder / "train.csv", index=False)
+    frame.loc[120:].drop(columns="label").to_csv(folder / "new.csv", index=False)
+    model = folder / "model.joblib"
+    code = main(["fit", str(folder / "train.csv"), "--target", "label", "--output", str(model),
+                 "--time-budget", "30", "--max-trials", "3", "--verbose", "0"])
+    assert code == 0
+    return folder
+
+
+def test_fit_saves_a_model_that_predict_applies(table_files, capsys):
+    bundle = joblib.load(table_files / "model.joblib")
+    assert bundle["task"] == "classification" and bundle["columns"] == ["size", "colour"]
+    assert bundle["data"]["rows"] == 120
+    out = table_files / "predictions.csv"
+    assert main(["predict", str(table_files / "model.joblib"), str(table_files / "new.csv"), "--output", str(out)]) == 0
+    predictions = pd.read_csv(out)
+    assert list(predictions.columns) == ["label"] and len(predictions) == 40
+    assert set(predictions["label"]) <= {"big", "small"}
+    new = pd.read_csv(table_files / "new.csv")
+    np.testing.assert_array_equal(predictions["label"], bundle["model"].predict(new))
+    assert main(["predict", str(table_files / "model.joblib"), str(table_files / "new.csv"), "--output", str(out),
+                 "--proba"]) == 0
+    proba = pd.read_csv(out)
+    assert list(proba.columns) == ["proba_big", "proba_small"]
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # A labelled file may keep its target column: it is left out.
+    assert main(["predict", str(table_files / "model.joblib"), str(table_files / "train.csv"), "--output", str(out)]) == 0
+
+
+def test_report_is_one_self_contained_page(table_files):
+    page = table_files / "report.html"
+    assert main(["report", str(table_files / "model.joblib"), "--output", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "Leaderboard" in text and "The chosen pipeline" in text
+    assert "data:image/png;base64," in text  # the plots are inside the page
+    assert "colour" in text and "big: " in text  # the data summary
+    assert 'src="http' not in text and "<script src" not in text
+
+
+def _run(args):
+    """The command line in a subprocess: its exit status and standard error."""
+    done = subprocess.run([sys.executable, "-m", "skautoml.cli", *args], capture_output=True, text=True)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize(
+    "make, args, message",
+    [
+        (lambda f: None, ["fit", "{f}/absent.csv", "--target", "y", "--output", "{f}/m"], "absent.csv: no such file"),
+        (lambda f: (f / "empty.csv").write_text(""), ["fit", "{f}/empty.csv", "--target", "y", "--output", "{f}/m"],
+         "empty.csv is empty"),
+        (lambda f: (f / "header.csv").write_text("a,b\n"), ["fit", "{f}/header.csv", "--target", "a", "--output",
+         "{f}/m"], "no rows of data"),
+        (lambda f: (f / "bad.csv").write_bytes(b"a,b\n1,2\n\xff\xfe,\x00\n"), ["fit", "{f}/bad.csv", "--target", "a",
+         "--output", "{f}/m"], "not a readable CSV file"),
+        (lambda f: None, ["fit", "{f}/train.csv", "--target", "price", "--output", "{f}/m"],
+         "has no column 'price'; its columns are size, colour, label"),
+        (lambda f: pd.DataFrame({"size": [1.0]}).to_csv(f / "few.csv", index=False),
+         ["predict", "{f}/model.joblib", "{f}/few.csv", "--output", "{f}/p.csv"], "missing columns ['colour']"),
+        (lambda f: pd.DataFrame({"size": [1.0], "colour": ["red"], "age": [3]}).to_csv(f / "more.csv", index=False),
+         ["predict", "{f}/model.joblib", "{f}/more.csv", "--output", "{f}/p.csv"], "extra columns ['age']"),
+        (lambda f: (f / "junk.joblib").write_text("not a model"),
+         ["report", "{f}/junk.joblib", "--output", "{f}/r.html"], "is not a model saved by skautoml fit"),
+    ],
+)
+def test_bad_files_get_one_clear_line(table_files, make, args, message):
+    make(table_files)
+    code, err = _run([a.format(f=table_files) for a in args])
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("skautoml: error: ") and message in err and err.count("\n") == 1
+
+
+def test_task_is_inferred_from_the_target():
+    from skautoml._files import infer_task
+
+    assert infer_task(pd.Series(["a", "b"])) == "classification"
+    assert infer_task(pd.Series([0, 1, 1, 2])) == "classification"
+    assert infer_task(pd.Series([True, False])) == "classification"
+    assert infer_task(pd.Series([0.5, 1.25, 3.0])) == "regression"
+    assert infer_task(pd.Series(np.arange(100))) == "regression"  # more distinct integers than labels usually are

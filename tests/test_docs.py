@@ -331,9 +331,20 @@ def check_joint_search(ns, out):
     assert clf.best_params_["training"]["lr"] in clf.search_space_.training.lrs
 
 
+def check_automl(ns, out):
+    clf, lines = ns["clf"], out.splitlines()
+    assert out.startswith(clf.summary() + "\n")
+    assert len(clf.search_results_["trial"]) == 10
+    assert float(lines[-1]) == pytest.approx(clf.score(ns["X_test"], ns["y_test"]))
+    assert float(lines[-1]) > 0.8  # the label is a rule of income and city
+    assert list(clf.classes_) == ["browses", "buys"]
+    assert [name for name, _ in clf.best_pipeline_.steps[:2]] == ["dates", "cleaner"]
+
+
 #: (page, a snippet of the block's code) -> the check of that block.
 CHECKS = {
     ("README.md", "clf.fit(X_train, y_train)"): check_quick_start,
+    ("automl.md", "AutoMLClassifier(time_budget=None, max_trials=10"): check_automl,
     ("README.md", "LocalCluster("): check_dask,
     ("features.md", "FilterSelector("): check_filter_selector,
     ("features.md", "WrapperSelector("): check_wrapper_selector,

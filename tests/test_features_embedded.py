@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from skautoml.features import EmbeddedSelector, NeuralFeatureSelector
-from skautoml.features._embedded import GatePenaltyNet
+from skautoml.features._neural import GatePenaltyNet
 
 INFORMATIVE = set(range(5))  # make_classification(shuffle=False) puts them first, then 2 redundant ones
 USEFUL = set(range(7))  # informative and redundant (linear combinations of informative ones)

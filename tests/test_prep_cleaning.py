@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skautoml.prep import (
+    AutoCleaner,
     DropUninformativeColumns,
     OutlierClipper,
     RareCategoryEncoder,
@@ -173,6 +174,14 @@ def test_rare_category_encoder_ordinal_and_arrays():
     assert_array_equal(RareCategoryEncoder(min_frequency=2).fit(frequent).transform(unknown), [[0, 0]])
     with pytest.raises(ValueError, match="unknown categor"):
         RareCategoryEncoder(handle_unknown="error").fit(frequent).transform(unknown)
+
+
+def test_ordinal_encoding_of_a_table_without_categorical_columns_passes_it_through():
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 0.25, 0.0]})
+    encoder = RareCategoryEncoder(encoding="ordinal").fit(frame)
+    assert encoder.categorical_features_.size == 0
+    assert_array_equal(encoder.transform(frame), frame.to_numpy())
+    assert AutoCleaner(encoding="ordinal").fit_transform(frame).shape == (3, 2)
 
 
 def test_bad_parameters():

@@ -6,6 +6,26 @@ from sklearn.utils import check_array, check_X_y
 from ._compat import validate_data
 
 
+def is_dataframe(X):
+    """Whether ``X`` is a pandas (or pandas-like) DataFrame, whose column dtypes matter."""
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def validate_table(estimator, X, *, reset):
+    """A DataFrame as it is (its dtypes matter), anything else as a 2-D array of any dtype (NaN allowed).
+
+    Either way ``estimator`` gets (``reset``) or is checked against its ``n_features_in_`` and feature names.
+    """
+    if not is_dataframe(X):
+        return validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
+    validate_data(estimator, X, reset=reset, skip_check_array=True)  # n_features_in_, feature names
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"{type(estimator).__name__} got a DataFrame of shape {X.shape}; it needs at least one row and one column."
+        )
+    return X
+
+
 #: What to do about missing values, for every error about them.
 IMPUTE_ADVICE = (
     "Impute missing values first, for example with skautoml.prep.TypedImputer or "

@@ -15,7 +15,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "._auto": ["AutoFeatureEngineer"],
         "._construction": ["Expression", "FeatureConstructor", "OPERATIONS"],
-        "._embedded": ["EmbeddedSelector", "NeuralFeatureSelector"],
+        "._embedded": ["EmbeddedSelector"],
+        "._neural": ["NeuralFeatureSelector"],
         "._extraction": ["AutoencoderExtractor", "FeatureExtractor", "NetworkFeatureExtractor"],
         "._filter": ["FilterSelector"],
         "._wrapper": ["Beam", "Bidirectional", "Genetic", "SUBSET_STRATEGIES", "SequentialBackward", "SequentialForward", "SimulatedAnnealing", "SubsetStrategy", "WrapperSelector"],

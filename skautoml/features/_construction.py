@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .._utils._random import SEED_MAX
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, _safe_indexing, validate_data
-from .._utils._validation import IMPUTE_ADVICE
+from .._utils._validation import IMPUTE_ADVICE, is_dataframe
 
 __all__ = ["OPERATIONS", "Expression", "FeatureConstructor"]
 
@@ -70,10 +70,6 @@ def _operand(name, negated=False):
     """A name ready to sit next to an operator: parenthesised unless it is a plain word."""
     name = name if _PLAIN_NAME.match(name) else f"({name})"
     return f"~{name}" if negated else name
-
-
-def _is_dataframe(X):
-    return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
 def _pandas():
@@ -519,7 +515,7 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
         if spec is None:
             return np.zeros(p, dtype=bool)
         if isinstance(spec, str):  # 'auto'
-            if _is_dataframe(X):
+            if is_dataframe(X):
                 pd = _pandas()
                 types = pd.api.types
                 return np.array([not (types.is_numeric_dtype(c) or types.is_bool_dtype(c)) for c in columns])
@@ -563,7 +559,7 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
         name = type(self).__name__
         if reset and y is None:
             raise ValueError(f"This {name} estimator requires y to be passed, but the target y is None.")
-        if _is_dataframe(X):
+        if is_dataframe(X):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise ValueError(
@@ -591,10 +587,10 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
                     )
                 keys[j] = _category_keys(cells)
                 continue
-            if not _is_dataframe(X) and column.dtype.kind == "O":
+            if not is_dataframe(X) and column.dtype.kind == "O":
                 _check_cells(column, names[j])
             try:
-                if _is_dataframe(X):
+                if is_dataframe(X):
                     values[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
                 else:
                     values[:, j] = column
@@ -805,7 +801,7 @@ class FeatureConstructor(TransformerMixin, BaseEstimator):
     def _design(self, X, blocks, names):
         """The output: X's columns, then the constructed blocks named ``names``."""
         n_in = self.n_features_in_
-        if _is_dataframe(X):
+        if is_dataframe(X):
             pd = _pandas()
             frame = X if hasattr(self, "feature_names_in_") else X.set_axis(names[:n_in], axis=1)
             if not blocks:

@@ -8,5 +8,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ".augment": ["AugmentPolicySearch", "AutoSMOTE", "GaussianNoiseOversampler", "ImageAugmenter", "MixupOversampler", "RandAugment", "UniformAugment"],
         "._samplers": ["DuplicateRowRemover", "LabelNoiseFilter", "OutlierRowRemover"],
         "._clean_search": ["AutoCleaner", "CleaningSearch"],
+        "._dates": ["DatetimeEncoder"],
     },
 )

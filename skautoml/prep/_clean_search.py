@@ -19,15 +19,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from .._utils._validation import is_dataframe, validate_table
 from ._cleaning import (
     DropUninformativeColumns,
     OutlierClipper,
     RareCategoryEncoder,
     TypedImputer,
     _input_names,
-    _is_dataframe,
     _pandas,
-    _validate_table,
     infer_column_types,
 )
 from ._samplers import DuplicateRowRemover, OutlierRowRemover
@@ -134,8 +133,8 @@ class AutoCleaner(TransformerMixin, BaseEstimator):
 
     def _frame(self, X, *, reset):
         """``X`` validated, as a DataFrame with string column names (``x0, x1, ...`` when it had none)."""
-        if _is_dataframe(X):
-            frame = _validate_table(self, X, reset=reset)
+        if is_dataframe(X):
+            frame = validate_table(self, X, reset=reset)
         else:
             X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
             frame = _pandas().DataFrame(X).infer_objects()  # object arrays: a dtype per column

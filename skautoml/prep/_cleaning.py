@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .._utils._validation import is_dataframe, validate_table
 
 __all__ = [
     "DropUninformativeColumns",
@@ -30,10 +31,6 @@ __all__ = [
     "TypedImputer",
     "infer_column_types",
 ]
-
-
-def _is_dataframe(X):
-    return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
 def _pandas():
@@ -49,24 +46,12 @@ def _pandas():
 
 def _as_frame(X):
     """``X`` as a DataFrame (a DataFrame as it is); labels of an array are its column indices."""
-    if _is_dataframe(X):
+    if is_dataframe(X):
         return X
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-D array or a DataFrame, got an array of shape {X.shape}; reshape it.")
     return _pandas().DataFrame(X)
-
-
-def _validate_table(estimator, X, *, reset):
-    """A DataFrame as it is (its dtypes matter), anything else as a 2-D array of any dtype."""
-    if not _is_dataframe(X):
-        return validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
-    validate_data(estimator, X, reset=reset, skip_check_array=True)  # n_features_in_, feature names
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(
-            f"{type(estimator).__name__} got a DataFrame of shape {X.shape}; it needs at least one row and one column."
-        )
-    return X
 
 
 def _keys(estimator):
@@ -228,7 +213,7 @@ class DropUninformativeColumns(SelectorMixin, BaseEstimator):
         -------
         self : DropUninformativeColumns
         """
-        X = _validate_table(self, X, reset=True)
+        X = validate_table(self, X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(
                 f"DropUninformativeColumns needs at least 2 rows to tell columns apart; got {X.shape[0]} sample."
@@ -278,8 +263,8 @@ class DropUninformativeColumns(SelectorMixin, BaseEstimator):
         X_new : DataFrame (for a DataFrame) or ndarray of shape (n_samples, n_kept)
         """
         check_is_fitted(self)
-        if _is_dataframe(X):
-            return _validate_table(self, X, reset=False).iloc[:, self.support_].copy()
+        if is_dataframe(X):
+            return validate_table(self, X, reset=False).iloc[:, self.support_].copy()
         return super().transform(X)  # indexing copies: the caller's array is left alone
 
     def __sklearn_tags__(self):
@@ -335,7 +320,7 @@ class OutlierClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.quantile_range = quantile_range
 
     def _validate(self, X, reset):
-        if _is_dataframe(X):
+        if is_dataframe(X):
             pd = _pandas()
             other = [name for name, dtype in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
             if other:
@@ -474,7 +459,7 @@ class TypedImputer(TransformerMixin, BaseEstimator):
         -------
         self : TypedImputer
         """
-        frame = _as_frame(_validate_table(self, X, reset=True))
+        frame = _as_frame(validate_table(self, X, reset=True))
         _check_cells(frame)
         self.column_types_ = dict(zip(_keys(self), infer_column_types(frame).values()))
         numeric = self._numeric_positions()
@@ -513,7 +498,7 @@ class TypedImputer(TransformerMixin, BaseEstimator):
         X_imputed : DataFrame (for a DataFrame) or ndarray of shape (n_samples, n_features_out)
         """
         check_is_fitted(self)
-        X = _validate_table(self, X, reset=False)
+        X = validate_table(self, X, reset=False)
         pd = _pandas()
         frame = _as_frame(X).copy()  # our own copy: the caller's data is never changed
         missing = frame.isna().to_numpy()
@@ -534,7 +519,7 @@ class TypedImputer(TransformerMixin, BaseEstimator):
             flags = missing[:, self.indicator_features_].astype(float)
             indicators = pd.DataFrame(flags, columns=names, index=frame.index)
             frame = pd.concat([frame, indicators], axis=1)
-        return frame if _is_dataframe(X) else frame.to_numpy()
+        return frame if is_dataframe(X) else frame.to_numpy()
 
     def get_feature_names_out(self, input_features=None):
         """The input names, then ``<name>_missing`` for each indicator.
@@ -633,8 +618,8 @@ class RareCategoryEncoder(TransformerMixin, BaseEstimator):
         -------
         self : RareCategoryEncoder
         """
-        X = _validate_table(self, X, reset=True)
-        if _is_dataframe(X):
+        X = validate_table(self, X, reset=True)
+        if is_dataframe(X):
             kinds = infer_column_types(X).values()
             self.categorical_features_ = np.array([j for j, k in enumerate(kinds) if k == "categorical"], dtype=int)
         else:
@@ -659,9 +644,9 @@ class RareCategoryEncoder(TransformerMixin, BaseEstimator):
         X_encoded : ndarray of shape (n_samples, n_features_out)
         """
         check_is_fitted(self)
-        X = _validate_table(self, X, reset=False)
+        X = validate_table(self, X, reset=False)
         out = self.column_transformer_.transform(X)
-        if self.encoding == "ordinal" and self.handle_unknown == "rare":
+        if self.encoding == "ordinal" and self.handle_unknown == "rare" and len(self.categorical_features_):
             encoder = self.column_transformer_.named_transformers_["encoder"]
             for k, (categories, rare) in enumerate(zip(encoder.categories_, encoder.infrequent_categories_)):
                 if rare is not None:  # the rare code is the one after the frequent categories

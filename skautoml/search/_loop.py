@@ -76,6 +76,8 @@ def run_search(
     resource="epochs",
     constraint=None,
     objective=None,
+    storage=None,
+    expected_seconds=None,
 ):
     """Run trials until the budget is spent or the strategy has nothing left; return their results in trial order.
 
@@ -147,6 +149,24 @@ def run_search(
         and cost (:class:`~skautoml.nas.MnasNetReward`, which keeps the
         evaluator's score in ``raw_score``). Called in this process, in
         trial order.
+    expected_seconds : callable or None, default=None
+        ``expected_seconds(results) -> float``: how long the next round is
+        expected to take, which the budget must still hold before it starts.
+        None: the longest trial so far, since a trial that cannot be stopped
+        must not start unless it fits. An evaluator whose trials stop at their
+        deadline may pass a typical length instead (the median), so that one
+        slow trial does not end the search early.
+    storage : SQLiteStorage or None, default=None
+        Where each finished trial is committed before the strategy is told of
+        it, opened for this search (see :meth:`SQLiteStorage.open`). Its
+        trials are replayed: while the strategy proposes what the stored
+        trials were, their results are told instead of running them, so a
+        killed search goes on where it stopped; rounds keep the size of the
+        run that started the file (whatever ``n_jobs`` is now), which makes
+        the resumed search the same search. A candidate other than the stored
+        one raises RuntimeError. Strategies that keep trained networks
+        between trials (one-shot supernets, morphisms) cannot resume:
+        NotImplementedError.
     """
     if resource not in RESOURCES:
         raise ValueError(f"resource must be one of {RESOURCES}; got {resource!r}.")
@@ -157,14 +177,22 @@ def run_search(
         evaluator_without_rule.stopping_rule = None
     results = []
     n_workers = effective_n_jobs(n_jobs)
+    stored, round_size = [], n_workers
+    if storage is not None:
+        if getattr(strategy, "shares_weights", False):
+            raise NotImplementedError(_CANNOT_RESUME.format(name=type(strategy).__name__))
+        stored, round_size = storage.load(), storage.round_size
     progress = tqdm(total=budget.max_trials, unit="trial", desc=description, disable=not verbose, leave=True)
     with Parallel(n_jobs=n_jobs) as parallel:
         while True:
             reserved = budget.reserved_seconds(results)
-            longest = max((r.train_seconds for r in results), default=0.0)
-            if not budget.may_start(len(results), longest, reserved):
+            if expected_seconds is None:
+                expected = max((r.train_seconds for r in results), default=0.0)
+            else:
+                expected = expected_seconds(results)
+            if not budget.may_start(len(results), expected, reserved):
                 break
-            n_round = min(n_workers, budget.remaining_trials(len(results)))
+            n_round = min(round_size, budget.remaining_trials(len(results)))
             candidates = list(strategy.ask(n_round))
             if constraint is not None:
                 candidates = _allowed(strategy, candidates, n_round, constraint)
@@ -176,24 +204,41 @@ def run_search(
                     f"a strategy proposes at most the {n_round} trials it is asked for."
                 )
             proposals = [as_proposal(candidate) for candidate in candidates]
-            seeds = [trial_seed(base_seed, len(results) + i) for i in range(len(proposals))]
+            if storage is not None and any(p.keep_model or p.warm_start is not None for p in proposals):
+                raise NotImplementedError(_CANNOT_RESUME.format(name=type(strategy).__name__))
+            first = len(results)
+            seeds = [trial_seed(base_seed, first + i) for i in range(len(proposals))]
+            replayed = {
+                i: _replayed(stored[first + i], proposal, first + i, seeds[i])
+                for i, proposal in enumerate(proposals)
+                if first + i < len(stored)
+            }
+            to_run = [i for i in range(len(proposals)) if i not in replayed]
             # The trials of a round share the cores (a round of one, such as a supernet epoch, takes them all).
-            n_threads = max(1, cpu_count() // len(proposals)) if n_workers > 1 else None
+            n_threads = max(1, cpu_count() // len(to_run)) if n_workers > 1 and to_run else None
             deadline = budget.trial_deadline(results)
-            round_results = parallel(
+            ran = parallel(
                 delayed(_run_trial)(
-                    evaluator if _comparable(proposal) else evaluator_without_rule,
-                    proposal,
+                    evaluator if _comparable(proposals[i]) else evaluator_without_rule,
+                    proposals[i],
                     data,
-                    _fidelity_of(proposal, fidelity, resource),
-                    seed,
+                    _fidelity_of(proposals[i], fidelity, resource),
+                    seeds[i],
                     deadline,
                     n_threads,
                 )
-                for proposal, seed in zip(proposals, seeds)
+                for i in to_run
             )
-            for candidate, proposal, result in zip(candidates, proposals, round_results):
-                result = dataclasses.replace(result, resource=float(proposal.resource), parent=proposal.parent)
+            round_results = dict(zip(to_run, ran))
+            for i, (candidate, proposal) in enumerate(zip(candidates, proposals)):
+                if i in replayed:
+                    result = replayed[i]
+                else:
+                    result = dataclasses.replace(
+                        round_results[i], resource=float(proposal.resource), parent=proposal.parent
+                    )
+                    if storage is not None:
+                        storage.add(first + i, dataclasses.replace(result, model=None))
                 if objective is not None:
                     result = objective(result)
                 strategy.tell(candidate, result)
@@ -205,6 +250,26 @@ def run_search(
             progress.update(len(proposals))
     progress.close()
     return results
+
+
+_CANNOT_RESUME = (
+    "{name} keeps trained networks between its trials (a supernet, or parents whose weights children start from), "
+    "which a storage does not hold, so its searches cannot resume: leave storage=None, or use a strategy that "
+    "trains each trial from scratch."
+)
+
+
+def _replayed(result, proposal, number, seed):
+    """The stored result of trial ``number``, checked against what the resumed strategy proposes for it."""
+    if result.architecture != proposal.architecture or result.resource != float(proposal.resource) or (
+        result.seed != seed
+    ):
+        raise RuntimeError(
+            f"Stored trial {number} ran {result.architecture} at resource {result.resource} with seed {result.seed}, "
+            f"but the resumed search proposes {proposal.architecture} at {float(proposal.resource)} with seed {seed}: "
+            "the storage belongs to a search whose strategy or seed differ. Give this search a new file."
+        )
+    return result
 
 
 def _allowed(strategy, candidates, n_round, constraint):

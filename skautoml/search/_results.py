@@ -109,6 +109,12 @@ class TrialResult:
         The evaluator's validation score when an objective replaced
         ``score`` by a reward (see ``run_search``'s ``objective``); NaN
         when ``score`` is the evaluator's own.
+    predict_seconds : float
+        Seconds the trial spent predicting its validation data (0 when not measured).
+    predictions : ndarray or None
+        The validation predictions of a pipeline trial at full fidelity
+        (out-of-fold, see :class:`~skautoml.automl.PipelineEvaluator`), which
+        ensemble selection uses; None otherwise.
     model : object or None
         The trained model, only when the proposal asked for it; the search
         loop hands it to the strategy and records the result without it.
@@ -133,6 +139,8 @@ class TrialResult:
     initial_valid_loss: float = math.nan
     latency_ms: float = math.nan
     raw_score: float = math.nan
+    predict_seconds: float = 0.0
+    predictions: object = field(default=None, repr=False, compare=False)
     model: object = field(default=None, repr=False, compare=False)
 
     @property

@@ -1,0 +1,646 @@
+"""AutoMLClassifier and AutoMLRegressor: whole pipelines searched from a raw table, refit, and ensembled."""
+import time
+import uuid
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    ShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
+
+from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from .._utils._random import SEED_MAX
+from .._utils._validation import validate_table
+from ..search import (
+    STRATEGIES, Budget, Fidelity, SQLiteStorage, resolve_strategy, run_search, search_fingerprint, trial_seed,
+)
+from ._ensemble import WeightedEnsemble, ensemble_selection
+from ._evaluator import PipelineEvaluator, forget_cleaned, prediction_score
+from ._space import PipelineSpace
+from ._strategy import PipelineHalving
+
+#: From this many rows, ``cv='auto'`` scores on one stratified hold-out of ``HOLDOUT_SHARE`` instead of folds.
+HOLDOUT_FROM = 10_000
+HOLDOUT_SHARE = 0.2
+#: Folds of ``cv='auto'`` below ``HOLDOUT_FROM`` rows.
+AUTO_FOLDS = 5
+#: Training rows a fold keeps at the lowest fidelity of the default search (fewer rows say little).
+MIN_ROWS = 200
+#: Share of ``time_budget`` one trial may take with ``trial_time_limit='auto'``.
+TRIAL_SHARE = 0.25
+#: Best full-fidelity pipelines ensemble selection chooses from.
+ENSEMBLE_LIBRARY = 20
+#: Largest share of ``time_budget`` the search keeps back for the refits.
+MAX_REFIT_SHARE = 0.25
+#: Ensemble members besides the best whose refits the search keeps time back for (more are refit if time is left).
+RESERVED_MEMBER_REFITS = 3
+
+
+def _check_storage_seed(estimator):
+    """A resumable search must draw the same seeds again: ``storage`` needs an int ``random_state``."""
+    if estimator.storage is not None and not isinstance(estimator.random_state, Integral):
+        raise ValueError(
+            f"storage={estimator.storage!r} resumes a search only if it draws the same seeds again: set random_state "
+            f"to an int (got {estimator.random_state!r})."
+        )
+
+
+class _RefitReserve:
+    """Seconds to keep back for the refits: the best trial's per-fold fit, scaled to all rows, for it and the members.
+
+    At most ``MAX_REFIT_SHARE`` of the budget: scaled up from a low fidelity the estimate can be many times
+    too long (a forest's fixed costs do not grow with the rows), and it stopped searches at a third of their
+    budget before any pipeline ran on whole folds (bench_automl, dirty_interactions at 30 s). Members that do
+    not fit in the time left are not refit, and the best pipeline's refit may run past the budget by a trial.
+    """
+
+    def __init__(self, n_folds, n_rows, fold_rows, n_refits):
+        self.n_folds, self.n_rows, self.fold_rows, self.n_refits = n_folds, n_rows, fold_rows, n_refits
+
+    def __call__(self, results, time_budget):
+        best = max((r for r in results if r.ok), key=lambda r: (r.resource, r.score), default=None)
+        if best is None:
+            return 0.1 * time_budget
+        estimate = refit_seconds(best, self.n_folds, self.n_rows / self.fold_rows) * self.n_refits
+        return min(estimate, MAX_REFIT_SHARE * time_budget)
+
+
+def _typical_trial_seconds(results):
+    """The median length of the last ten trials: a time-limited trial stops at the search's deadline, so one
+    slow trial need not keep the next from starting (the longest, the loop's default, ended searches early)."""
+    return float(np.median([r.train_seconds for r in results[-10:]])) if results else 0.0
+
+
+def refit_seconds(result, n_folds, rows_ratio):
+    """What refitting the pipeline of ``result`` on all rows is expected to take: one fold's fit, scaled."""
+    return result.train_seconds / n_folds / max(result.resource, 1e-3) * rows_ratio
+
+
+class _AutoMLSearch(BaseEstimator):
+    """What AutoMLClassifier and AutoMLRegressor share: the search, the refit and the ensemble."""
+
+    _task = None
+
+    _parameter_constraints = {
+        "time_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "max_trials": [Interval(Integral, 1, None, closed="left"), None],
+        "scoring": [str, callable, None],
+        "cv": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left"), HasMethods(["split"]), list],
+        "families": [list, tuple, None],
+        "ensemble_size": [Interval(Integral, 0, None, closed="left")],
+        "strategy": [StrOptions({"auto", *STRATEGIES}), HasMethods(["reset", "ask", "tell"])],
+        "trial_time_limit": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither"), None],
+        "initial_configs": [list, tuple],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "storage": [str, None],
+    }
+
+    def __init__(
+        self,
+        time_budget=60.0,
+        max_trials=None,
+        scoring=None,
+        cv="auto",
+        families=None,
+        ensemble_size=10,
+        strategy="auto",
+        trial_time_limit="auto",
+        initial_configs=(),
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        storage=None,
+    ):
+        self.time_budget = time_budget
+        self.max_trials = max_trials
+        self.scoring = scoring
+        self.cv = cv
+        self.families = families
+        self.ensemble_size = ensemble_size
+        self.strategy = strategy
+        self.trial_time_limit = trial_time_limit
+        self.initial_configs = initial_configs
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.storage = storage
+
+    # --- fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Search pipelines on ``X, y``, refit the best on all of it and (``ensemble_size > 0``) build the ensemble.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Numeric, boolean, string or categorical columns, with missing values.
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, for the models' ``fit`` and the scores (only
+            families whose model takes them are searched, and no row sampler).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels: the folds keep every group on one side (with ``cv`` 'auto' or an int).
+
+        Returns
+        -------
+        self
+        """
+        if self.max_trials is None and self.time_budget is None:
+            raise ValueError("max_trials and time_budget are both None: set at least one of them to bound the search.")
+        _check_storage_seed(self)
+        try:
+            import pandas  # noqa: F401  (the cleaning steps need it, whatever X is)
+        except ImportError:
+            raise ImportError(f"{type(self).__name__} needs pandas: pip install 'skautoml[pandas]'.") from None
+        started = time.perf_counter()
+        budget = Budget(self.max_trials, self.time_budget).start()
+        X = validate_table(self, X, reset=True)
+        fingerprint = None if self.storage is None else search_fingerprint(self, X, y, sample_weight, groups)
+        y, labels = self._targets(y, X)
+        sample_weight = self._check_weights(sample_weight, len(y))
+        rng = check_random_state(self.random_state)
+        base_seed = int(rng.randint(SEED_MAX))
+        self.space_ = self._space(y, sample_weight)
+        self.scorer_ = self._scorer()
+        folds = self._folds(X, y, groups, base_seed)
+        fold_rows = float(np.mean([len(train) for train, _ in folds]))
+        strategy = self._strategy(fold_rows)
+        strategy.reset(self.space_, base_seed)
+        data_token = uuid.uuid4().hex  # names this fit's data in the caches of cleaned folds
+        evaluator = PipelineEvaluator(
+            self.space_, self.scorer_, folds, self._classes(), self._trial_limit(), sample_weight, data_token
+        )
+        n_refits = 1 + min(self.ensemble_size, RESERVED_MEMBER_REFITS)
+        budget.refit_reserve = _RefitReserve(len(folds), len(y), fold_rows, n_refits)
+        storage = None
+        if self.storage is not None:
+            storage = SQLiteStorage(self.storage).open(fingerprint, round_size=effective_n_jobs(self.n_jobs))
+        results = run_search(
+            strategy, evaluator, (X, y), Fidelity(1), budget, base_seed,
+            n_jobs=self.n_jobs, verbose=self.verbose, description="pipelines", resource="data", storage=storage,
+            expected_seconds=_typical_trial_seconds,
+        )
+        forget_cleaned(data_token)
+        self.search_seconds_ = time.perf_counter() - started
+        self._record(results)
+        best = results[self.best_index_]
+        self.best_config_ = best.architecture
+        self.best_score_ = best.score
+        self.best_pipeline_ = self._refit(best, X, labels, sample_weight, trial_seed(base_seed, self.best_index_))
+        self.ensemble_ = None
+        self.ensemble_indices_, self.ensemble_weights_ = np.array([], dtype=int), np.array([])
+        if self.ensemble_size > 0:
+            self.ensemble_ = self._ensemble(results, X, y, labels, sample_weight, folds, budget, base_seed)
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _classes(self):
+        """The class labels (the encoded targets index them), None for regression."""
+        return None
+
+    def _check_weights(self, sample_weight, n):
+        if sample_weight is None:
+            return None
+        sample_weight = column_or_1d(np.asarray(sample_weight, dtype=float))
+        if len(sample_weight) != n or not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
+            raise ValueError(
+                f"sample_weight must hold {n} finite, non-negative numbers, one per row of X; got "
+                f"{len(sample_weight)} values" + ("" if len(sample_weight) != n else " with negative or missing ones")
+                + "."
+            )
+        if not sample_weight.any():
+            raise ValueError("sample_weight must contain at least one non-zero number; every weight is 0.")
+        return sample_weight
+
+    def _space(self, y, sample_weight):
+        samplers = None
+        if self._task == "classification":
+            counts = np.bincount(y)
+            imbalanced = counts.min() < 0.5 * counts.max()
+            samplers = ("none", "label_noise", "outlier_rows") + (("smote",) if imbalanced else ())
+        families = None if self.families is None else tuple(self.families)
+        if sample_weight is not None:
+            samplers = ("none",)  # a sampler drops or adds rows, which their weights would not follow
+            families = self._weighted_families(families)
+        space = PipelineSpace(self._task, families=families, samplers=samplers)
+        space.model_families()  # an unknown family fails here, before any trial
+        return space
+
+    def _weighted_families(self, families):
+        """The families whose model's ``fit`` takes ``sample_weight``: all of them when named, or say which do not."""
+        known = PipelineSpace(self._task, families=families).model_families()
+        takes = {name: has_fit_parameter(family.estimator, "sample_weight") for name, family in known.items()}
+        if families is not None and not all(takes.values()):
+            refused = sorted(name for name, ok in takes.items() if not ok)
+            raise ValueError(
+                f"sample_weight was given, but the models of families {refused} do not take it in fit; "
+                "leave them out of families, or leave families=None to search those that do."
+            )
+        return tuple(family for name, family in known.items() if takes[name])
+
+    def _scoring(self):
+        if self.scoring is None:
+            return "balanced_accuracy" if self._task == "classification" else "r2"
+        return self.scoring
+
+    def _scoring_name(self):
+        return self._scoring() if isinstance(self._scoring(), str) else "the given scorer"
+
+    @property
+    def _score_name(self):
+        """What ``score`` in ``search_results_`` is, for plots."""
+        return f"{self._scoring_name()} (mean of the folds)"
+
+    def _scorer(self):
+        scoring = self._scoring()
+        return get_scorer(scoring) if isinstance(scoring, str) else scoring
+
+    def _folds(self, X, y, groups, seed):
+        """The (train, valid) index pairs every trial uses."""
+        n = len(y)
+        classify = self._task == "classification"
+        if groups is not None:
+            groups = column_or_1d(np.asarray(groups))
+            if len(groups) != n:
+                raise ValueError(f"groups must hold one label per row of X: {n}; got {len(groups)}.")
+        if isinstance(self.cv, list):
+            return [(np.asarray(a), np.asarray(b)) for a, b in self.cv]
+        if not isinstance(self.cv, (str, Integral)):  # a splitter (a str has a split method too)
+            return [(np.asarray(a), np.asarray(b)) for a, b in self.cv.split(X, y, groups)]
+        if self.cv == "auto" and n >= HOLDOUT_FROM and groups is None:
+            splitter = (StratifiedShuffleSplit if classify else ShuffleSplit)(
+                1, test_size=HOLDOUT_SHARE, random_state=seed
+            )
+            return list(splitter.split(np.zeros(n), y))
+        n_folds = AUTO_FOLDS if self.cv == "auto" else self.cv
+        if groups is not None:
+            n_groups = len(np.unique(groups))
+            if n_groups < 2:
+                raise ValueError(f"groups has {n_groups} group; folds that keep groups apart need at least 2.")
+            n_folds = min(n_folds, n_groups)
+            splitter = (
+                StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed % 2**31) if classify else GroupKFold(n_folds)
+            )
+            return list(splitter.split(np.zeros(n), y, groups))
+        if classify:
+            n_folds = max(2, min(n_folds, np.bincount(y).max()))
+            splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed % 2**31)
+        else:
+            splitter = KFold(n_folds, shuffle=True, random_state=seed % 2**31)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            return list(splitter.split(np.zeros(n), y))
+
+    def _strategy(self, fold_rows):
+        """The search: ``'auto'`` is :class:`PipelineHalving` from the low-cost starts (see the class docs).
+
+        A strategy that takes starting points (``initial_architectures``) and has none gets the
+        ``initial_configs``, then the space's low-cost ones; another strategy gets nothing.
+        """
+        starts = [*self.initial_configs]
+        for config in starts:
+            if not self.space_.contains(config):
+                raise ValueError(f"initial config {config!r} is not a pipeline of this search's space.")
+        starts += [c for c in self.space_.low_cost_configs() if c not in starts]
+        if self.strategy == "auto":
+            min_resource = float(min(1.0, max(1 / 9, MIN_ROWS / fold_rows)))
+            return PipelineHalving(eta=3, min_resource=min_resource, initial_architectures=tuple(starts))
+        strategy = resolve_strategy(self.strategy)
+        if hasattr(strategy, "initial_architectures") and not strategy.initial_architectures:
+            strategy.initial_architectures = tuple(starts)
+        return strategy
+
+    def _trial_limit(self):
+        if self.trial_time_limit == "auto":
+            return None if self.time_budget is None else TRIAL_SHARE * self.time_budget
+        return self.trial_time_limit
+
+    def _record(self, results):
+        """``search_results_`` (one entry per trial) and ``best_index_`` (the best ok trial at the highest resource)."""
+        ok = [i for i, r in enumerate(results) if r.ok]
+        if not ok:
+            errors = "; ".join(sorted({r.error for r in results if r.error})[:3])
+            raise RuntimeError(f"Every one of the {len(results)} trials failed, so there is no pipeline to fit: {errors}")
+        top = max(results[i].resource for i in ok)
+        self.best_index_ = max((i for i in ok if results[i].resource == top), key=lambda i: results[i].score)
+        self.search_results_ = {
+            "trial": np.arange(len(results)),
+            "score": np.array([r.score for r in results]),
+            "status": np.array([r.status for r in results], dtype=object),
+            "error": np.array([r.error for r in results], dtype=object),
+            "resource": np.array([r.resource for r in results]),
+            "family": np.array([r.architecture.model for r in results], dtype=object),
+            "pipeline": np.array([str(r.architecture) for r in results], dtype=object),
+            "config": np.array([r.architecture for r in results], dtype=object),
+            "fit_seconds": np.array([r.train_seconds for r in results]),
+            "predict_seconds": np.array([r.predict_seconds for r in results]),
+            "seed": np.array([r.seed for r in results]),
+            "worker": np.array([r.worker for r in results], dtype=object),
+        }
+
+    def _refit(self, result, X, y, sample_weight, seed):
+        pipeline = self.space_.build(result.architecture, random_state=seed)
+        fit_params = {} if sample_weight is None else {"model__sample_weight": sample_weight}
+        return pipeline.fit(X, y, **fit_params)
+
+    def _ensemble(self, results, X, y, labels, sample_weight, folds, budget, base_seed):
+        """Caruana's selection over the best full-fidelity pipelines' out-of-fold predictions; members refit in time."""
+        library = sorted(
+            (i for i, r in enumerate(results) if r.ok and r.predictions is not None), key=lambda i: -results[i].score
+        )[:ENSEMBLE_LIBRARY]
+        if not library:
+            return None
+        covered = np.zeros(len(y), dtype=bool)
+        for _, valid in folds:
+            covered[valid] = True
+        classes = self._classes()
+        weights_of_rows = None if sample_weight is None else sample_weight[covered]
+
+        def score(targets, averaged, weights):
+            labels = targets if classes is None else classes[targets]  # the scorer sees the labels as given
+            return prediction_score(self.scorer_, averaged, labels, classes, weights)
+
+        weights = ensemble_selection(
+            [results[i].predictions[covered] for i in library], y[covered], score, self.ensemble_size,
+            sample_weight=weights_of_rows,
+        )
+        members, kept = [], []
+        rows_ratio = len(y) / float(np.mean([len(train) for train, _ in folds]))
+        deadline = budget.refit_deadline(results)
+        for position in np.argsort(-weights, kind="stable"):
+            index = library[position]
+            if weights[position] == 0:
+                break
+            if index == self.best_index_:
+                members.append(self.best_pipeline_)
+            elif deadline is None or deadline.clock() + refit_seconds(results[index], len(folds), rows_ratio) <= deadline.at:
+                members.append(self._refit(results[index], X, labels, sample_weight, trial_seed(base_seed, index)))
+            else:
+                continue  # no time left to refit it: the ensemble goes on without it
+            kept.append(position)
+        if not kept:
+            return None  # no member could be refit in time: the best pipeline predicts alone
+        self.ensemble_indices_ = np.array([library[p] for p in kept])
+        self.ensemble_weights_ = weights[kept] / weights[kept].sum()
+        return WeightedEnsemble(members, self.ensemble_weights_, self._task, classes=self._classes())
+
+    # --- after fit
+
+    def _final_model(self):
+        check_is_fitted(self, "best_pipeline_")
+        return self.ensemble_ if self.ensemble_ is not None else self.best_pipeline_
+
+    def predict(self, X):
+        """Predict with the ensemble (``ensemble_size > 0``), else the best pipeline.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        model = self._final_model()
+        return model.predict(validate_table(self, X, reset=False))
+
+    def leaderboard(self, top=None):
+        """The full-fidelity pipelines that ran, best first: a dict of columns (``pandas.DataFrame(...)`` shows it).
+
+        Columns: ``rank``, ``trial``, ``score``, ``fit_seconds`` (building,
+        fitting and scoring every fold), ``predict_seconds`` (predicting the
+        held-out rows), ``family``, ``pipeline`` (its steps) and
+        ``ensemble_weight``.
+        """
+        check_is_fitted(self, "search_results_")
+        results = self.search_results_
+        top_resource = results["resource"][self.best_index_]
+        rows = np.flatnonzero((results["status"] == "ok") & (results["resource"] == top_resource))
+        rows = rows[np.argsort(-results["score"][rows], kind="stable")][:top]
+        weights = dict(zip(self.ensemble_indices_, self.ensemble_weights_))
+        board = {"rank": np.arange(1, len(rows) + 1)}
+        board.update({name: results[name][rows] for name in ("trial", "score", "fit_seconds", "predict_seconds")})
+        board.update({name: results[name][rows] for name in ("family", "pipeline")})
+        board["ensemble_weight"] = np.array([weights.get(i, 0.0) for i in rows])
+        return board
+
+    def summary(self, top=5):
+        """A readable account of the search: trials, the best pipeline, the ensemble."""
+        check_is_fitted(self, "search_results_")
+        results = self.search_results_
+        n_failed = int((results["status"] == "failed").sum())
+        lines = [
+            f"{type(self).__name__}: {len(results['trial'])} trials ({n_failed} failed) in {self.search_seconds_:.1f} s, "
+            f"scored by {self._scoring_name()}.",
+            f"Best pipeline (trial {self.best_index_}, score {self.best_score_:.4f}): {self.best_config_}",
+        ]
+        if self.ensemble_ is not None:
+            members = ", ".join(
+                f"trial {i} ({w:.2f})" for i, w in zip(self.ensemble_indices_, self.ensemble_weights_)
+            )
+            lines.append(f"Ensemble of {len(self.ensemble_indices_)}: {members}")
+        board = self.leaderboard(top)
+        lines.append("Leaderboard:")
+        for rank, trial, score, seconds, pipeline in zip(
+            board["rank"], board["trial"], board["score"], board["fit_seconds"], board["pipeline"]
+        ):
+            lines.append(f"  {rank:>2}. trial {trial:>3}  {score:.4f}  {seconds:6.2f} s  {pipeline}")
+        return "\n".join(lines)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
+
+def _has_proba(estimator):
+    """``predict_proba`` is there before fit, and after it when the model predicts with has it."""
+    try:
+        model = estimator._final_model()
+    except Exception:  # not fitted: the method's check_is_fitted says so
+        return True
+    return hasattr(model, "predict_proba")
+
+
+class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
+    """Searches whole classification pipelines from a raw table: cleaning, a row sampler, features and a model.
+
+    ``fit`` cross-validates pipelines of a :class:`~skautoml.automl.PipelineSpace`
+    on fixed folds, refits the best on all rows into ``best_pipeline_`` (a
+    plain imbalanced-learn ``Pipeline``) and, when ``ensemble_size > 0``,
+    builds ``ensemble_`` by Caruana's greedy selection over the best
+    pipelines' out-of-fold predictions, refitting its members in the time
+    left. ``predict`` uses the ensemble when there is one.
+
+    The default search (``strategy='auto'``): **low-cost successive halving
+    with a Gaussian process per family** (:class:`~skautoml.automl.PipelineHalving`).
+    Each family's cheapest configuration runs first (cheapest family first,
+    FLAML's low-cost starting points), then brackets of successive halving
+    over the share of each fold's training rows (eta 3, from a ninth of
+    them, at least 200 rows). 30 % of their new pipelines are random;
+    a scikit-optimize Gaussian process over the knobs of the best family
+    (or of a random one) proposes the others. Why: at small
+    budgets most of what is learnt comes from a few cheap fits; halving
+    spends full folds only on pipelines that were good on fewer rows; and
+    a family's few knobs are what a model of the score learns from few
+    trials. The other strategies of :mod:`skautoml.search` stay selectable
+    (``'bayesian'``: one Gaussian process over the whole space; ``'bohb'``;
+    ``'evolution'``; ...), and those that take starting points start from
+    the low-cost pipelines too.
+
+    Parameters
+    ----------
+    time_budget : float or None, default=60.0
+        Seconds for the whole fit; the search keeps back what the refits
+        are expected to take. A ``fit`` ends within the budget plus one trial.
+    max_trials : int or None, default=None
+        Trials at most (at any fidelity).
+    scoring : str, callable or None, default=None
+        A scikit-learn scorer. None: ``'balanced_accuracy'``, the mean recall
+        of the classes: on imbalanced tables accuracy rewards predicting the
+        majority class, and unlike log loss it needs no probabilities, which
+        some families (SVC) do not give.
+    cv : 'auto', int, splitter or list of (train, test), default='auto'
+        'auto': 5 stratified folds, or one stratified hold-out of 20 % from
+        10,000 rows (5 fits per trial cost too much there, and 2,000 held-out
+        rows already score precisely). An int: that many stratified folds. A
+        splitter: its folds (with ``groups`` if it takes them). A list: those
+        index pairs.
+    families : list of str or ModelFamily, or None
+        Model families searched: ``'linear'``, ``'knn'``, ``'random_forest'``,
+        ``'extra_trees'``, ``'hist_gradient_boosting'``, ``'svc'``, ``'mlp'``,
+        or your own :class:`~skautoml.automl.ModelFamily`. None: all of them.
+    ensemble_size : int, default=10
+        Greedy selection steps (members, counting repeats); 0: no ensemble.
+    strategy : str or Strategy, default='auto'
+        ``'auto'`` (above) or a strategy of :mod:`skautoml.search` by name
+        or instance.
+    trial_time_limit : 'auto', float or None, default='auto'
+        Seconds one trial may take before it is stopped (it then runs in a
+        worker process that is killed, so a slow configuration is stopped
+        also at ``n_jobs=1``) and recorded as failed. 'auto': a quarter of
+        ``time_budget``, none without one.
+    initial_configs : sequence of PipelineConfig, default=()
+        Pipelines to evaluate first (before the low-cost starts).
+    n_jobs : int or None, default=None
+        Trials run in parallel through joblib (Dask's backend scales them out).
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+        A progress bar over trials when > 0.
+    storage : str or None, default=None
+        An SQLite file (standard-library ``sqlite3``) that keeps every finished
+        trial, committed at once; it needs an int ``random_state``. A fit killed at any moment and started again
+        with the same file, data and parameters (``n_jobs`` and ``verbose``
+        may differ) goes on without running the stored trials again; with
+        ``max_trials`` and no ``time_budget`` it ends with the result of an
+        uninterrupted fit. Rounds keep the size of the first run's ``n_jobs``,
+        so that the resumed search is the same search. A file of another
+        search (other parameters or data) raises ValueError.
+
+    Attributes
+    ----------
+    best_pipeline_ : imblearn.pipeline.Pipeline
+    best_config_ : PipelineConfig
+    best_score_ : float
+    best_index_ : int
+    ensemble_ : WeightedEnsemble or None
+    ensemble_indices_, ensemble_weights_ : ndarray
+        The trials of the ensemble's members and their weights.
+    classes_ : ndarray
+    search_results_ : dict of ndarray
+        One entry per trial: ``trial``, ``score`` (NaN when failed), ``status``,
+        ``error``, ``resource`` (share of each fold's training rows), ``family``,
+        ``pipeline`` (its steps, as text), ``config``, ``fit_seconds``,
+        ``predict_seconds``, ``seed``, ``worker`` (``host:pid`` of the process
+        that ran it, or that started the process of a time-limited trial).
+    space_ : PipelineSpace
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from skautoml import AutoMLClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = AutoMLClassifier(time_budget=None, max_trials=4, families=["linear", "random_forest"],
+    ...                        cv=3, random_state=0).fit(X, y)
+    >>> clf.best_config_.model, round(clf.best_score_, 2)
+    ('linear', 0.97)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    """
+
+    _task = "classification"
+
+    def _targets(self, y, X):
+        """The labels encoded as 0..n_classes-1 (for the trials' scores), and as given (for the refits)."""
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)} labels; give one label per row.")
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"AutoMLClassifier needs at least 2 classes in y; got 1 class: {self.classes_.tolist()}."
+            )
+        return encoded, y
+
+    def _classes(self):
+        return self.classes_
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Class probabilities of the ensemble (or the best pipeline), columns in the order of ``classes_``."""
+        return self._final_model().predict_proba(validate_table(self, X, reset=False))
+
+
+class AutoMLRegressor(RegressorMixin, _AutoMLSearch):
+    """Searches whole regression pipelines from a raw table: cleaning, features and a model family.
+
+    As :class:`AutoMLClassifier`, for a numeric target: no row sampler, the
+    families ``'linear'`` (ridge), ``'knn'``, ``'random_forest'``,
+    ``'extra_trees'``, ``'hist_gradient_boosting'``, ``'svr'``, ``'mlp'``,
+    plain (not stratified) folds, and ``scoring=None`` is R².
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skautoml import AutoMLRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = AutoMLRegressor(time_budget=None, max_trials=3, families=["linear"], cv=3, random_state=0).fit(X, y)
+    >>> reg.best_config_.model, reg.predict(X[:2]).shape
+    ('linear', (2,))
+    """
+
+    _task = "regression"
+
+    def _targets(self, y, X):
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)} targets; give one target per row.")
+        try:
+            y = y.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError("AutoMLRegressor needs numeric targets; y has values that are not numbers.") from None
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y has missing or infinite values: drop those rows or fill in their targets.")
+        return y, y
