@@ -29,8 +29,8 @@ from .nas import (
 
 from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, RandomCrop, UniformAugment
 from .search import (
-    RESOURCES, Budget, Fidelity, RefitReserve, SQLiteStorage, TrialResult, fidelity_at, resolve_strategy, run_search,
-    search_fingerprint, trial_seed,
+    RESOURCES, Budget, Fidelity, RefitReserve, SQLiteStorage, TrialResult, check_resumable_seed, fidelity_at,
+    resolve_strategy, run_search, search_fingerprint, trial_seed,
 )
 
 #: Names accepted by ``AutoNASClassifier(augment=...)``, besides 'auto' (``AutoNASRegressor``: the first two).
@@ -788,11 +788,7 @@ class _BaseAutoNAS(BaseEstimator):
         """The opened :class:`~skautoml.search.SQLiteStorage` of ``storage``, or None."""
         if self.storage is None:
             return None
-        if not isinstance(self.random_state, Integral):
-            raise ValueError(
-                f"storage={self.storage!r} resumes a search only if it draws the same seeds again: set random_state "
-                f"to an int (got {self.random_state!r})."
-            )
+        check_resumable_seed(self.storage, self.random_state)
         return SQLiteStorage(self.storage).open(fingerprint, round_size=effective_n_jobs(self.n_jobs))
 
     def _storage_fingerprint(self, X, y):

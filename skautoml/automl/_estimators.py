@@ -25,7 +25,8 @@ from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .._utils._random import SEED_MAX
 from .._utils._validation import validate_table
 from ..search import (
-    STRATEGIES, Budget, Fidelity, SQLiteStorage, resolve_strategy, run_search, search_fingerprint, trial_seed,
+    STRATEGIES, Budget, Fidelity, SQLiteStorage, check_resumable_seed, resolve_strategy, run_search,
+    search_fingerprint, trial_seed,
 )
 from ._ensemble import WeightedEnsemble, ensemble_selection
 from ._evaluator import PipelineEvaluator, forget_cleaned, prediction_score
@@ -47,15 +48,6 @@ ENSEMBLE_LIBRARY = 20
 MAX_REFIT_SHARE = 0.25
 #: Ensemble members besides the best whose refits the search keeps time back for (more are refit if time is left).
 RESERVED_MEMBER_REFITS = 3
-
-
-def _check_storage_seed(estimator):
-    """A resumable search must draw the same seeds again: ``storage`` needs an int ``random_state``."""
-    if estimator.storage is not None and not isinstance(estimator.random_state, Integral):
-        raise ValueError(
-            f"storage={estimator.storage!r} resumes a search only if it draws the same seeds again: set random_state "
-            f"to an int (got {estimator.random_state!r})."
-        )
 
 
 class _RefitReserve:
@@ -163,7 +155,7 @@ class _AutoMLSearch(BaseEstimator):
         """
         if self.max_trials is None and self.time_budget is None:
             raise ValueError("max_trials and time_budget are both None: set at least one of them to bound the search.")
-        _check_storage_seed(self)
+        check_resumable_seed(self.storage, self.random_state)
         try:
             import pandas  # noqa: F401  (the cleaning steps need it, whatever X is)
         except ImportError:

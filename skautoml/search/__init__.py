@@ -18,7 +18,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "._pareto": ["crowding_distance", "non_dominated_fronts", "pareto_mask"],
         "._results": ["Fidelity", "Proposal", "TrialResult", "as_proposal", "failure_text"],
         "._space": ["SearchSpace", "choose", "choose_other", "one_hot"],
-        "._storage": ["SQLiteStorage", "search_fingerprint"],
+        "._storage": ["SQLiteStorage", "check_resumable_seed", "search_fingerprint"],
         ".strategy": [
             "BOHB",
             "STRATEGIES",

@@ -1,4 +1,5 @@
 """Where finished trials go: an SQLite file, so that a killed search resumes without running them again."""
+import numbers
 import pickle
 import sqlite3
 from contextlib import contextmanager
@@ -16,6 +17,15 @@ def search_fingerprint(estimator, *data, exempt=("n_jobs", "verbose", "storage")
     params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in exempt}
     data = [None if part is None else (part if hasattr(part, "columns") else np.asarray(part)) for part in data]
     return f"{type(estimator).__name__}:{joblib.hash([params, *data])}"
+
+
+def check_resumable_seed(storage, random_state):
+    """A search resumes only if it draws the same seeds again: with a ``storage``, ``random_state`` must be an int."""
+    if storage is not None and not isinstance(random_state, numbers.Integral):
+        raise ValueError(
+            f"storage={storage!r} resumes a search only if it draws the same seeds again: set random_state to an "
+            f"int (got {random_state!r})."
+        )
 
 
 class SQLiteStorage:
