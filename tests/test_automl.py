@@ -192,9 +192,10 @@ def test_a_failing_candidate_is_recorded_with_its_error():
 
 
 def test_a_slow_trial_is_stopped_at_its_time_limit_and_the_next_one_runs():
-    space, evaluator, X, y = _iris_evaluator(("linear", SLEEPING), time_limit=2.0)
+    # A limit far above what the linear trial needs, also on a loaded machine, and far below the sleep.
+    space, evaluator, X, y = _iris_evaluator(("linear", SLEEPING), time_limit=10.0)
     slow = evaluator.evaluate(space.default_config("sleeping"), X, y, Fidelity(1), seed=0)
-    assert slow.status == "failed" and "TrialTimeout" in slow.error and "2.0 s" in slow.error
+    assert slow.status == "failed" and "TrialTimeout" in slow.error and "10.0 s" in slow.error
     after = evaluator.evaluate(space.default_config("linear"), X, y, Fidelity(1), seed=0)  # in a new worker
     assert after.ok and after.score > 0.9
 
@@ -279,7 +280,7 @@ def test_failing_families_are_recorded_and_the_search_goes_on():
 def test_a_slow_configuration_cannot_eat_the_budget():
     X, y = load_iris(return_X_y=True)
     clf = AutoMLClassifier(
-        max_trials=3, families=[SLEEPING, "linear"], trial_time_limit=1.5, time_budget=None, cv=2, random_state=0,
+        max_trials=3, families=[SLEEPING, "linear"], trial_time_limit=10.0, time_budget=None, cv=2, random_state=0,
         ensemble_size=0,
     ).fit(X, y)
     errors = clf.search_results_["error"][clf.search_results_["family"] == "sleeping"]
@@ -363,7 +364,9 @@ def test_a_time_budgeted_fit_ends_with_a_result_and_loads_no_torch():
     code = (
         "import sys, numpy as np; from sklearn.datasets import load_breast_cancer; "
         "from skautoml import AutoMLClassifier; X, y = load_breast_cancer(return_X_y=True); "
-        "clf = AutoMLClassifier(time_budget=8, families=['linear', 'hist_gradient_boosting'], random_state=0)"
+        # A budget that three cheap trials fit on a loaded machine (each may take a quarter of it).
+        "clf = AutoMLClassifier(time_budget=60, max_trials=3, families=['linear', 'hist_gradient_boosting'], "
+        "random_state=0)"
         ".fit(X, y); print(len(clf.search_results_['trial']) >= 1, clf.score(X, y) > 0.9, 'torch' in sys.modules)"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

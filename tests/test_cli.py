@@ -43,7 +43,7 @@ def table_files(tmp_path_factory):
     frame.loc[120:].drop(columns="label").to_csv(folder / "new.csv", index=False)
     model = folder / "model.joblib"
     code = main(["fit", str(folder / "train.csv"), "--target", "label", "--output", str(model),
-                 "--time-budget", "30", "--max-trials", "3", "--verbose", "0"])
+                 "--time-budget", "60", "--max-trials", "3", "--verbose", "0"])
     assert code == 0
     return folder
 
