@@ -12,6 +12,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
+from fakes import FakeClock
 from skautoml import AutoMLClassifier, AutoMLRegressor
 from skautoml.automl import Categorical, Integer, ModelFamily, PipelineConfig, PipelineEvaluator, PipelineSpace, Real
 from skautoml.search import Deadline, Fidelity
@@ -202,7 +203,8 @@ def test_a_slow_trial_is_stopped_at_its_time_limit_and_the_next_one_runs():
 
 def test_the_search_deadline_also_stops_a_trial():
     space, evaluator, X, y = _iris_evaluator((SLEEPING,))
-    deadline = Deadline(time.time() + 1.0)
+    clock = FakeClock()
+    deadline = Deadline(clock() + 1.0, clock)  # one second left, whatever the machine's speed
     result = evaluator.evaluate(space.default_config("sleeping"), X, y, Fidelity(1), seed=0, deadline=deadline)
     assert result.status == "failed" and "TrialTimeout" in result.error
 
