@@ -1,7 +1,7 @@
 """skautoml: scikit-learn compatible AutoML.
 
 Whole pipelines searched from a raw table (:class:`AutoMLClassifier`,
-:class:`AutoMLRegressor`, built in :mod:`skautoml.automl`) and neural
+:class:`AutoMLRegressor`, from the parts in :mod:`skautoml.automl`) and neural
 architecture search as estimators (:class:`AutoNASClassifier`,
 :class:`AutoNASRegressor`); the search core lives in :mod:`skautoml.search`,
 the network parts in :mod:`skautoml.nas`, data preparation in
@@ -16,7 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "._estimators": ["AutoNASClassifier", "AutoNASRegressor"],
-        ".automl": ["AutoMLClassifier", "AutoMLRegressor"],
+        "._automl": ["AutoMLClassifier", "AutoMLRegressor"],
         "._export": ["export", "load_weights", "save_weights"],
     },
 )

@@ -87,7 +87,7 @@ def data_summary(X, y, target, task):
 
 def fit_file(args):
     """Search a pipeline for a table file and save it with joblib (a dict: the model, its columns, target and data)."""
-    from .automl import AutoMLClassifier, AutoMLRegressor
+    from ._automl import AutoMLClassifier, AutoMLRegressor
 
     frame = read_table(args.data)
     if args.target not in frame.columns:

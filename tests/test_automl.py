@@ -434,3 +434,70 @@ def test_storage_needs_an_int_random_state(tmp_path):
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match="set random_state to an int"):
         AutoMLClassifier(max_trials=1, time_budget=None, storage=str(tmp_path / "s.sqlite")).fit(X, y)
+
+
+# --- the NAS families: skautoml's NAS MLP in the space, images to the architecture search
+
+
+def test_the_nas_mlp_family_runs_an_architecture_search_in_each_fit_and_its_pipeline_pickles():
+    X, y = make_classification(120, 6, random_state=0)
+    clf = AutoMLClassifier(max_trials=1, families=["nas_mlp"], ensemble_size=0, **TINY).fit(X, y)
+    assert clf.search_results_["status"].tolist() == ["ok"]
+    assert clf.best_config_.model == "nas_mlp"
+    assert dict(clf.best_config_.params) == {"max_trials": 2, "max_epochs": 8, "lr": 3e-3}  # its low-cost start
+    nas = clf.best_pipeline_.named_steps["model"]
+    assert type(nas).__name__ == "AutoNASClassifier" and len(nas.search_results_["trial"]) == 2
+    assert type(nas.best_architecture_).__name__ == "MLPArchitecture"
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+    assert clf.score(X, y) > 0.7
+
+
+def test_the_nas_mlp_joins_the_default_families_only_when_rows_and_budget_justify_it():
+    from skautoml._automl import NAS_MIN_BUDGET, NAS_MIN_ROWS, NAS_TRIAL_SHARE
+
+    X, y = make_classification(NAS_MIN_ROWS, 4, random_state=0)
+    # One trial: the cheapest family's low-cost start, so no network trains.
+    big = AutoMLClassifier(time_budget=NAS_MIN_BUDGET, max_trials=1, ensemble_size=0, cv=2, random_state=0).fit(X, y)
+    families = big.space_.model_families()
+    assert "nas_mlp" in families and list(families)[-1] == "nas_mlp"  # the dearest, so its low-cost start runs last
+    # Its architecture searches share a trial's time limit (a quarter of the budget) over the folds.
+    assert families["nas_mlp"].fixed["time_budget"] == pytest.approx(NAS_TRIAL_SHARE * NAS_MIN_BUDGET / 4 / 2)
+    small_budget = AutoMLClassifier(time_budget=NAS_MIN_BUDGET / 2, max_trials=1, ensemble_size=0, cv=2, random_state=0)
+    assert "nas_mlp" not in small_budget.fit(X, y).space_.model_families()
+    few_rows = AutoMLClassifier(time_budget=NAS_MIN_BUDGET, max_trials=1, ensemble_size=0, cv=2, random_state=0)
+    assert "nas_mlp" not in few_rows.fit(X[:-1], y[:-1]).space_.model_families()
+    regressor = AutoMLRegressor(max_trials=1, families=["nas_mlp", "linear"], ensemble_size=0, **TINY)
+    assert regressor.fit(X, y.astype(float)).space_.model_families()["nas_mlp"].estimator == "skautoml:AutoNASRegressor"
+
+
+def test_a_family_given_by_import_path_is_imported_only_when_built():
+    family = ModelFamily("ridge", "sklearn.linear_model:RidgeClassifier", (Real("alpha", 1e-2, 1e2, 1.0, log=True),))
+    assert family.make({"alpha": 2.0}).get_params()["alpha"] == 2.0
+    with pytest.raises(ModuleNotFoundError):
+        ModelFamily("missing", "no_such_module:Model").make({})
+
+
+def test_images_go_to_the_architecture_search():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images, y = digits.images[:200] / 16.0, digits.target[:200]
+    clf = AutoMLClassifier(max_trials=1, random_state=0, time_budget=None).fit(images, y)
+    nas = clf.best_pipeline_.named_steps["model"]
+    assert type(nas).__name__ == "AutoNASClassifier" and nas.input_shape_ == (1, 8, 8)
+    assert clf.search_results_["family"].tolist() == ["nas_cnn"] and clf.ensemble_ is None
+    assert clf.predict(images[:5]).shape == (5,) and clf.predict_proba(images[:5]).shape == (5, 10)
+    np.testing.assert_array_equal(clf.classes_, np.arange(10))
+    assert "architecture search's validation score" in clf.summary()
+    assert clf.leaderboard()["pipeline"][0] == str(clf.best_config_)
+    with pytest.raises(ValueError, match="X has 64 features|expected|shape"):
+        clf.predict(images[:5, :4])
+
+
+def test_images_refuse_what_applies_to_tables_only():
+    images, y = np.zeros((20, 8, 8)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="scoring='accuracy' applies to tables"):
+        AutoMLClassifier(scoring="accuracy", **TINY, max_trials=1).fit(images, y)
+    with pytest.raises(ValueError, match="sample_weight and groups apply to tables"):
+        AutoMLClassifier(max_trials=1, **TINY).fit(images, y, sample_weight=np.ones(20))

@@ -331,6 +331,12 @@ def check_joint_search(ns, out):
     assert clf.best_params_["training"]["lr"] in clf.search_space_.training.lrs
 
 
+def check_automl_images(ns, out):
+    clf, lines = ns["clf"], out.splitlines()
+    assert lines[0] == "['nas_cnn' 'nas_cnn'] (1, 8, 8)"
+    assert float(lines[-1]) == pytest.approx(clf.score(ns["X_test"], ns["y_test"])) and float(lines[-1]) > 0.8
+
+
 def check_automl(ns, out):
     clf, lines = ns["clf"], out.splitlines()
     assert out.startswith(clf.summary() + "\n")
@@ -345,6 +351,7 @@ def check_automl(ns, out):
 CHECKS = {
     ("README.md", "clf.fit(X_train, y_train)"): check_quick_start,
     ("automl.md", "AutoMLClassifier(time_budget=None, max_trials=10"): check_automl,
+    ("automl.md", "digits.images / 16"): check_automl_images,
     ("README.md", "LocalCluster("): check_dask,
     ("features.md", "FilterSelector("): check_filter_selector,
     ("features.md", "WrapperSelector("): check_wrapper_selector,

@@ -59,6 +59,10 @@ def test_storage_keeps_trials_in_order_and_refuses_another_search(tmp_path):
     assert again.round_size == 1  # the first search's
     with pytest.raises(ValueError, match="holds the trials of another search"):
         SQLiteStorage(tmp_path / "search.sqlite").open("another search", round_size=1)
+    # A second fit writing to the file at the same time would store trial 1 again: refused, not overwritten.
+    with pytest.raises(RuntimeError, match="Trial 1 is already stored .* another fit is writing to this file"):
+        again.add(1, TrialResult("c", 0.9, "ok"))
+    assert [r.architecture for r in again.load()] == ["a", "b"]
 
 
 @pytest.mark.parametrize("make", [lambda: RegularizedEvolution(population_size=4, sample_size=2),

@@ -5,7 +5,8 @@ a model family with its conditional knobs as one space of the search core
 (:mod:`skautoml.search`), so its strategies search it;
 :class:`PipelineEvaluator` cross-validates a pipeline on fixed folds and keeps
 its out-of-fold predictions; :func:`ensemble_selection` picks an ensemble
-from them. ``AutoMLClassifier`` and ``AutoMLRegressor`` join them.
+from them. ``skautoml.AutoMLClassifier`` and ``skautoml.AutoMLRegressor`` join them
+(with the NAS estimators of the root, which this package does not import).
 Importing this package loads no torch.
 """
 from .._utils._lazy import lazy_exports
@@ -17,9 +18,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "CLASSIFIER_FAMILIES", "Categorical", "Integer", "ModelFamily", "PipelineConfig", "PipelineSpace",
             "REGRESSOR_FAMILIES", "Real",
         ],
-        "._evaluator": ["PipelineEvaluator", "TrialTimeout"],
+        "._evaluator": ["PipelineEvaluator", "TrialTimeout", "forget_cleaned", "prediction_score"],
         "._strategy": ["PipelineHalving"],
         "._ensemble": ["WeightedEnsemble", "ensemble_selection"],
-        "._estimators": ["AutoMLClassifier", "AutoMLRegressor"],
     },
 )

@@ -13,6 +13,7 @@ one) and the space's size is finite. A family's knobs exist only under that
 family (conditional dimensions): its values carry them, and ``encode`` puts
 an inactive family's knobs at their defaults.
 """
+import importlib
 import inspect
 import math
 from dataclasses import dataclass, field
@@ -159,9 +160,12 @@ class ModelFamily:
     Parameters
     ----------
     name : str
-    estimator : type
-        A scikit-learn estimator class; ``build`` calls it with ``fixed``,
-        the knobs' values and, where it takes one, ``random_state``.
+    estimator : type or str
+        A scikit-learn estimator class, or its import path ``'module:Name'``
+        (imported only when the family is built, so that a family's heavy
+        dependencies, torch for a network, load only when it runs);
+        ``build`` calls it with ``fixed``, the knobs' values and, where it
+        takes one, ``random_state``.
     dimensions : tuple of Real, Integer or Categorical
     fixed : dict
         Settings passed unchanged.
@@ -187,12 +191,20 @@ class ModelFamily:
     scale: bool = False
     cost: int = 0
 
+    def estimator_class(self):
+        """The estimator class, imported now when ``estimator`` is its path."""
+        if not isinstance(self.estimator, str):
+            return self.estimator
+        module, _, name = self.estimator.partition(":")
+        return getattr(importlib.import_module(module), name)
+
     def make(self, params, random_state=None):
         """The unfitted estimator with ``params``."""
+        estimator = self.estimator_class()
         settings = {**self.fixed, **params}
-        if "random_state" in inspect.signature(self.estimator).parameters:
+        if "random_state" in inspect.signature(estimator).parameters:
             settings["random_state"] = random_state
-        return self.estimator(**settings)
+        return estimator(**settings)
 
 
 def _trees(name, estimator, cost, **fixed):

@@ -128,7 +128,17 @@ class SQLiteStorage:
         return [pickle.loads(blob) for _, blob in rows]
 
     def add(self, number, result):
-        """Commit trial ``number``'s result (without its model) at once."""
+        """Commit trial ``number``'s result (without its model) at once.
+
+        A trial is stored once: a second ``add`` of its number means that two fits write to this
+        file at the same time, and it raises rather than let one overwrite the other's trials.
+        """
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        with self._connect() as connection:
-            connection.execute("INSERT OR REPLACE INTO trials (number, result) VALUES (?, ?)", (number, blob))
+        try:
+            with self._connect() as connection:
+                connection.execute("INSERT INTO trials (number, result) VALUES (?, ?)", (number, blob))
+        except sqlite3.IntegrityError:
+            raise RuntimeError(
+                f"Trial {number} is already stored in {self.path}: another fit is writing to this file at the same "
+                "time. Give each fit that runs at once its own storage file."
+            ) from None

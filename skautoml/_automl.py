@@ -21,17 +21,18 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
 
-from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context
-from .._utils._random import SEED_MAX
-from .._utils._validation import validate_table
-from ..search import (
+from ._utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ._utils._random import SEED_MAX
+from ._utils._validation import is_dataframe, validate_table
+from .automl import (
+    Integer, ModelFamily, PipelineEvaluator, PipelineHalving, PipelineSpace, WeightedEnsemble, ensemble_selection,
+    forget_cleaned, prediction_score,
+)
+from .automl import Real as RealKnob
+from .search import (
     STRATEGIES, Budget, Fidelity, SQLiteStorage, check_resumable_seed, resolve_strategy, run_search,
     search_fingerprint, trial_seed,
 )
-from ._ensemble import WeightedEnsemble, ensemble_selection
-from ._evaluator import PipelineEvaluator, forget_cleaned, prediction_score
-from ._space import PipelineSpace
-from ._strategy import PipelineHalving
 
 #: From this many rows, ``cv='auto'`` scores on one stratified hold-out of ``HOLDOUT_SHARE`` instead of folds.
 HOLDOUT_FROM = 10_000
@@ -48,6 +49,64 @@ ENSEMBLE_LIBRARY = 20
 MAX_REFIT_SHARE = 0.25
 #: Ensemble members besides the best whose refits the search keeps time back for (more are refit if time is left).
 RESERVED_MEMBER_REFITS = 3
+#: ``families=None`` adds skautoml's NAS MLP from this many rows and this budget (or none): see ``nas_mlp_family``.
+NAS_MIN_ROWS = 1_000
+NAS_MIN_BUDGET = 300.0
+#: Share of a trial's time limit the NAS MLP's architecture searches may take, split over the folds.
+NAS_TRIAL_SHARE = 0.8
+
+
+def nas_mlp_family(task="classification", seconds_per_fit=None):
+    """skautoml's NAS MLP as a model family of the pipeline space: an architecture search in every fit.
+
+    The model is :class:`~skautoml.AutoNASClassifier` (or ``AutoNASRegressor``)
+    with ``search_space='mlp'``: each fold's fit (and the refit) searches
+    chains of fully connected layers (depth, widths, activation, dropout,
+    batch norm, skips; trained through skorch, on a GPU when there is one)
+    on its own training rows and trains the best. The pipeline search tunes
+    what the architecture search may spend and how it trains: ``max_trials``
+    (architectures per fit; low cost 2), ``max_epochs`` (low cost 8) and
+    ``lr``. ``seconds_per_fit`` caps each fit's architecture search (its
+    ``time_budget``): the AutoML estimators give it ``NAS_TRIAL_SHARE`` of a
+    trial's time limit over the folds, so that a trial ends by itself
+    instead of being stopped. Torch loads only when the family runs.
+
+    Parameters
+    ----------
+    task : {'classification', 'regression'}, default='classification'
+    seconds_per_fit : float or None, default=None
+        The ``time_budget`` of each fit's architecture search; None: only ``max_trials`` bounds it.
+
+    Returns
+    -------
+    ModelFamily
+        Named ``'nas_mlp'``.
+
+    Examples
+    --------
+    >>> from skautoml._automl import nas_mlp_family
+    >>> family = nas_mlp_family()
+    >>> family.name, [knob.name for knob in family.dimensions]
+    ('nas_mlp', ['max_trials', 'max_epochs', 'lr'])
+    """
+    estimator = "skautoml:AutoNASClassifier" if task == "classification" else "skautoml:AutoNASRegressor"
+    return ModelFamily(
+        "nas_mlp",
+        estimator,
+        (
+            Integer("max_trials", 2, 16, 4, log=True, low_cost=2),
+            Integer("max_epochs", 8, 64, 30, log=True, low_cost=8),
+            RealKnob("lr", 3e-4, 1e-2, 3e-3, log=True),
+        ),
+        {"search_space": "mlp", "time_budget": seconds_per_fit, "n_jobs": 1, "verbose": 0},
+        scale=True,
+        cost=6,
+    )
+
+
+def _is_images(X):
+    """Images are arrays of 3 or 4 dimensions, (n, H, W) or (n, C, H, W); a table has 2."""
+    return not is_dataframe(X) and hasattr(X, "shape") and len(X.shape) in (3, 4)
 
 
 class _RefitReserve:
@@ -140,8 +199,9 @@ class _AutoMLSearch(BaseEstimator):
 
         Parameters
         ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Numeric, boolean, string or categorical columns, with missing values.
+        X : DataFrame or array-like of shape (n_samples, n_features), or images
+            Numeric, boolean, string, categorical or datetime columns, with missing values;
+            or images of shape (n_samples, H, W) or (n_samples, C, H, W), for the architecture search.
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the rows, for the models' ``fit`` and the scores (only
@@ -160,6 +220,8 @@ class _AutoMLSearch(BaseEstimator):
             import pandas  # noqa: F401  (the cleaning steps need it, whatever X is)
         except ImportError:
             raise ImportError(f"{type(self).__name__} needs pandas: pip install 'skautoml[pandas]'.") from None
+        if _is_images(X):
+            return self._fit_images(X, y, sample_weight, groups)
         started = time.perf_counter()
         budget = Budget(self.max_trials, self.time_budget).start()
         X = validate_table(self, X, reset=True)
@@ -168,9 +230,10 @@ class _AutoMLSearch(BaseEstimator):
         sample_weight = self._check_weights(sample_weight, len(y))
         rng = check_random_state(self.random_state)
         base_seed = int(rng.randint(SEED_MAX))
-        self.space_ = self._space(y, sample_weight)
-        self.scorer_ = self._scorer()
         folds = self._folds(X, y, groups, base_seed)
+        self.input_kind_ = "table"
+        self.space_ = self._space(y, sample_weight, len(folds))
+        self.scorer_ = self._scorer()
         fold_rows = float(np.mean([len(train) for train, _ in folds]))
         strategy = self._strategy(fold_rows)
         strategy.reset(self.space_, base_seed)
@@ -202,6 +265,60 @@ class _AutoMLSearch(BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
+    def _fit_images(self, X, y, sample_weight, groups):
+        """Images: the architecture search of ``AutoNASClassifier`` / ``AutoNASRegressor`` does the work.
+
+        A pipeline of tabular steps has nothing to do on pixels. The NAS gets
+        this fit's budget, trials, seed, jobs, verbosity and storage; it ranks
+        architectures on its own hold-out (``validation_fraction``) by its
+        own score, so ``scoring``, ``cv``, ``families`` and the ensemble apply
+        to tables only.
+        """
+        if sample_weight is not None or groups is not None:
+            raise ValueError(
+                "sample_weight and groups apply to tables: the architecture search that fits images takes neither."
+            )
+        if self.scoring is not None:
+            raise ValueError(
+                f"scoring={self.scoring!r} applies to tables: on images the architecture search ranks networks by "
+                "its validation score. Leave scoring=None, or use AutoNASClassifier / AutoNASRegressor directly."
+            )
+        from ._estimators import AutoNASClassifier, AutoNASRegressor
+        from sklearn.pipeline import Pipeline
+
+        started = time.perf_counter()
+        nas_class = AutoNASClassifier if self._task == "classification" else AutoNASRegressor
+        nas = nas_class(
+            time_budget=self.time_budget, max_trials="auto" if self.max_trials is None else self.max_trials,
+            n_jobs=self.n_jobs, random_state=self.random_state, verbose=self.verbose, storage=self.storage,
+        ).fit(X, y)
+        self.search_seconds_ = nas.search_seconds_
+        self.n_features_in_ = int(np.prod(nas.input_shape_))
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if self._task == "classification":
+            self.classes_ = nas.classes_
+        self.input_kind_ = "images"
+        self.space_ = nas.search_space_
+        found = nas.search_results_
+        family = np.array([f"nas_{type(nas.search_space_).__name__.removesuffix('Space').lower()}"] * len(found["trial"]),
+                          dtype=object)
+        self.search_results_ = {
+            "trial": found["trial"], "score": found["score"], "status": found["status"], "error": found["error"],
+            "resource": found["resource"], "family": family,
+            "pipeline": np.array([str(a) for a in found["architecture"]], dtype=object), "config": found["architecture"],
+            "fit_seconds": found["train_seconds"], "predict_seconds": np.full(len(family), np.nan),
+            "seed": found["seed"], "worker": found["worker"],
+        }
+        self.best_index_ = int(nas.best_index_)
+        self.best_config_ = nas.best_architecture_
+        self.best_score_ = float(nas.best_score_)
+        self.best_pipeline_ = Pipeline([("model", nas)])
+        self.ensemble_ = None
+        self.ensemble_indices_, self.ensemble_weights_ = np.array([], dtype=int), np.array([])
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
     def _classes(self):
         """The class labels (the encoded targets index them), None for regression."""
         return None
@@ -220,13 +337,13 @@ class _AutoMLSearch(BaseEstimator):
             raise ValueError("sample_weight must contain at least one non-zero number; every weight is 0.")
         return sample_weight
 
-    def _space(self, y, sample_weight):
+    def _space(self, y, sample_weight, n_folds):
         samplers = None
         if self._task == "classification":
             counts = np.bincount(y)
             imbalanced = counts.min() < 0.5 * counts.max()
             samplers = ("none", "label_noise", "outlier_rows") + (("smote",) if imbalanced else ())
-        families = None if self.families is None else tuple(self.families)
+        families = self._families(len(y), n_folds)
         if sample_weight is not None:
             samplers = ("none",)  # a sampler drops or adds rows, which their weights would not follow
             families = self._weighted_families(families)
@@ -234,10 +351,27 @@ class _AutoMLSearch(BaseEstimator):
         space.model_families()  # an unknown family fails here, before any trial
         return space
 
+    def _families(self, n_rows, n_folds):
+        """``families`` with ``'nas_mlp'`` made a family; None: the task's families, and the NAS MLP when the data justify it.
+
+        The NAS MLP runs an architecture search in each fold's fit, which costs more than whole
+        searches of the other families, and on small tables networks seldom beat boosted trees. So
+        ``families=None`` adds it from ``NAS_MIN_ROWS`` rows with a budget of at least
+        ``NAS_MIN_BUDGET`` seconds (or none); naming it in ``families`` searches it anyway.
+        """
+        limit = self._trial_limit()
+        nas = nas_mlp_family(self._task, None if limit is None else NAS_TRIAL_SHARE * limit / n_folds)
+        if self.families is None:
+            justified = n_rows >= NAS_MIN_ROWS and (self.time_budget is None or self.time_budget >= NAS_MIN_BUDGET)
+            if not justified:
+                return None
+            return (*PipelineSpace(self._task).model_families(), nas)
+        return tuple(nas if family == "nas_mlp" else family for family in self.families)
+
     def _weighted_families(self, families):
         """The families whose model's ``fit`` takes ``sample_weight``: all of them when named, or say which do not."""
         known = PipelineSpace(self._task, families=families).model_families()
-        takes = {name: has_fit_parameter(family.estimator, "sample_weight") for name, family in known.items()}
+        takes = {name: has_fit_parameter(family.estimator_class(), "sample_weight") for name, family in known.items()}
         if families is not None and not all(takes.values()):
             refused = sorted(name for name, ok in takes.items() if not ok)
             raise ValueError(
@@ -252,11 +386,15 @@ class _AutoMLSearch(BaseEstimator):
         return self.scoring
 
     def _scoring_name(self):
+        if getattr(self, "input_kind_", "table") == "images":
+            return "the architecture search's validation score"
         return self._scoring() if isinstance(self._scoring(), str) else "the given scorer"
 
     @property
     def _score_name(self):
         """What ``score`` in ``search_results_`` is, for plots."""
+        if getattr(self, "input_kind_", "table") == "images":
+            return self._scoring_name()
         return f"{self._scoring_name()} (mean of the folds)"
 
     def _scorer(self):
@@ -398,6 +536,12 @@ class _AutoMLSearch(BaseEstimator):
         check_is_fitted(self, "best_pipeline_")
         return self.ensemble_ if self.ensemble_ is not None else self.best_pipeline_
 
+    def _check_input(self, X):
+        """A table checked against the fitted one; images as they are (the network checks their shape)."""
+        if self.input_kind_ == "images":
+            return X
+        return validate_table(self, X, reset=False)
+
     def predict(self, X):
         """Predict with the ensemble (``ensemble_size > 0``), else the best pipeline.
 
@@ -410,7 +554,7 @@ class _AutoMLSearch(BaseEstimator):
         ndarray of shape (n_samples,)
         """
         model = self._final_model()
-        return model.predict(validate_table(self, X, reset=False))
+        return model.predict(self._check_input(X))
 
     def leaderboard(self, top=None):
         """The full-fidelity pipelines that ran, best first: a dict of columns (``pandas.DataFrame(...)`` shows it).
@@ -475,7 +619,11 @@ def _has_proba(estimator):
 class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
     """Searches whole classification pipelines from a raw table: cleaning, a row sampler, features and a model.
 
-    ``fit`` cross-validates pipelines of a :class:`~skautoml.automl.PipelineSpace`
+    ``fit`` on images (``(n, H, W)`` or ``(n, C, H, W)`` arrays) runs
+    :class:`~skautoml.AutoNASClassifier` with this fit's budget, trials,
+    seed, jobs, verbosity and storage instead (``scoring``, ``cv``,
+    ``families`` and the ensemble apply to tables). On a table, it
+    cross-validates pipelines of a :class:`~skautoml.automl.PipelineSpace`
     on fixed folds, refits the best on all rows into ``best_pipeline_`` (a
     plain imbalanced-learn ``Pipeline``) and, when ``ensemble_size > 0``,
     builds ``ensemble_`` by Caruana's greedy selection over the best
@@ -518,8 +666,12 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
         index pairs.
     families : list of str or ModelFamily, or None
         Model families searched: ``'linear'``, ``'knn'``, ``'random_forest'``,
-        ``'extra_trees'``, ``'hist_gradient_boosting'``, ``'svc'``, ``'mlp'``,
-        or your own :class:`~skautoml.automl.ModelFamily`. None: all of them.
+        ``'extra_trees'``, ``'hist_gradient_boosting'``, ``'svc'``, ``'mlp'``
+        (scikit-learn's), ``'nas_mlp'`` (skautoml's NAS MLP, an architecture
+        search in every fit: :func:`nas_mlp_family`), or your own
+        :class:`~skautoml.automl.ModelFamily`. None: the first seven, and
+        ``'nas_mlp'`` from ``NAS_MIN_ROWS`` (1,000) rows with a budget of at
+        least ``NAS_MIN_BUDGET`` (300 s) or none.
     ensemble_size : int, default=10
         Greedy selection steps (members, counting repeats); 0: no ensemble.
     strategy : str or Strategy, default='auto'
@@ -550,6 +702,9 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
     Attributes
     ----------
     best_pipeline_ : imblearn.pipeline.Pipeline
+        On images, a one-step ``Pipeline`` of the fitted ``AutoNASClassifier``.
+    input_kind_ : {'table', 'images'}
+        What ``fit`` was given.
     best_config_ : PipelineConfig
     best_score_ : float
     best_index_ : int
@@ -602,7 +757,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
     @available_if(_has_proba)
     def predict_proba(self, X):
         """Class probabilities of the ensemble (or the best pipeline), columns in the order of ``classes_``."""
-        return self._final_model().predict_proba(validate_table(self, X, reset=False))
+        return self._final_model().predict_proba(self._check_input(X))
 
 
 class AutoMLRegressor(RegressorMixin, _AutoMLSearch):
