@@ -60,7 +60,8 @@ def run_one(name, rows, budget, image_budget, seed):
         }
     return {
         "run": name, "seed": seed, "budget": budget_here, "n_train": len(y_train), "n_test": len(y_test),
-        "input_kind": clf.input_kind_, "families": sorted(clf.space_.model_families()) if clf.input_kind_ == "table" else [],
+        "input_kind": clf.input_kind_,
+        "families": sorted(clf.space_.model_families()) if clf.input_kind_ == "table" else [],
         "balanced_accuracy": float(balanced_accuracy_score(y_test, clf.predict(X_test))),
         "fit_seconds": fit_seconds, "overrun_seconds": max(0.0, fit_seconds - budget_here),
         "n_trials": int(len(results["trial"])), "per_family": per_family, "best": str(clf.best_config_),
@@ -86,9 +87,12 @@ def main():
             record = {**run_one(name, args.rows, args.budget, args.image_budget, args.seed), "machine": machine_info()}
             write_json(record, path)
         records.append(record)
-    print(f"{'run':18} {'rows':>6} {'budget':>6} {'bal. acc':>8} {'fit s':>7} {'over s':>6} {'trials':>6}  families (trials/failed/median s)")
+    print(f"{'run':18} {'rows':>6} {'budget':>6} {'bal. acc':>8} {'fit s':>7} {'over s':>6} {'trials':>6}  "
+          "families (trials/failed/median s)")
     for r in records:
-        families = ", ".join(f"{f} {v['trials']}/{v['failed']}/{v['median_seconds']:.1f}" for f, v in r["per_family"].items())
+        families = ", ".join(
+            f"{f} {v['trials']}/{v['failed']}/{v['median_seconds']:.1f}" for f, v in r["per_family"].items()
+        )
         print(f"{r['run']:18} {r['n_train']:6d} {r['budget']:6g} {r['balanced_accuracy']:8.4f} {r['fit_seconds']:7.1f} "
               f"{r['overrun_seconds']:6.1f} {r['n_trials']:6d}  {families}")
     write_json(records, out / "summary.json")

@@ -301,12 +301,13 @@ class _AutoMLSearch(BaseEstimator):
         self.input_kind_ = "images"
         self.space_ = nas.search_space_
         found = nas.search_results_
-        family = np.array([f"nas_{type(nas.search_space_).__name__.removesuffix('Space').lower()}"] * len(found["trial"]),
-                          dtype=object)
+        space_name = type(nas.search_space_).__name__.removesuffix("Space").lower()  # CNNSpace: nas_cnn
+        family = np.array([f"nas_{space_name}"] * len(found["trial"]), dtype=object)
         self.search_results_ = {
             "trial": found["trial"], "score": found["score"], "status": found["status"], "error": found["error"],
             "resource": found["resource"], "family": family,
-            "pipeline": np.array([str(a) for a in found["architecture"]], dtype=object), "config": found["architecture"],
+            "pipeline": np.array([str(a) for a in found["architecture"]], dtype=object),
+            "config": found["architecture"],
             "fit_seconds": found["train_seconds"], "predict_seconds": np.full(len(family), np.nan),
             "seed": found["seed"], "worker": found["worker"],
         }
@@ -352,7 +353,7 @@ class _AutoMLSearch(BaseEstimator):
         return space
 
     def _families(self, n_rows, n_folds):
-        """``families`` with ``'nas_mlp'`` made a family; None: the task's families, and the NAS MLP when the data justify it.
+        """``families`` with ``'nas_mlp'`` made a family; None: the task's, and the NAS MLP when the data justify it.
 
         The NAS MLP runs an architecture search in each fold's fit, which costs more than whole
         searches of the other families, and on small tables networks seldom beat boosted trees. So
@@ -369,10 +370,10 @@ class _AutoMLSearch(BaseEstimator):
         return tuple(nas if family == "nas_mlp" else family for family in self.families)
 
     def _weighted_families(self, families):
-        """The families whose model's ``fit`` takes ``sample_weight``: all of them when named, or say which do not."""
+        """The families whose model's ``fit`` takes ``sample_weight``: all when the user named them, or say which do not."""
         known = PipelineSpace(self._task, families=families).model_families()
         takes = {name: has_fit_parameter(family.estimator_class(), "sample_weight") for name, family in known.items()}
-        if families is not None and not all(takes.values()):
+        if self.families is not None and not all(takes.values()):
             refused = sorted(name for name, ok in takes.items() if not ok)
             raise ValueError(
                 f"sample_weight was given, but the models of families {refused} do not take it in fit; "

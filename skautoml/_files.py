@@ -2,6 +2,7 @@
 import base64
 import html
 import io
+import re
 from pathlib import Path
 
 import joblib
@@ -11,6 +12,8 @@ from . import __version__
 
 #: Most distinct values an integer target may have and still be read as class labels by ``--task auto``.
 MAX_CLASS_LABELS = 20
+#: An ISO 8601 date, or date and time without a zone: what every filled cell of a CSV column holds to be read as dates.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 
 
 class CommandError(Exception):
@@ -47,6 +50,33 @@ def read_table(path):
             raise CommandError(f"{path} is not a readable CSV file: {_first_line(error)}") from None
     if len(frame) == 0:
         raise CommandError(f"{path} has a header but no rows of data")
+    return frame
+
+
+def is_csv(path):
+    return Path(path).suffix.lower() not in (".parquet", ".pq")
+
+
+def iso_date_columns(frame):
+    """The text columns of a CSV's ``frame`` whose filled cells are all ISO 8601 dates (a CSV holds no types)."""
+    pd = _pandas()
+    found = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_string_dtype(column) or column.dtype == object:
+            filled = column.dropna()
+            if len(filled) and filled.map(lambda v: isinstance(v, str) and ISO_DATE.fullmatch(v) is not None).all():
+                found.append(name)
+    return found
+
+
+def with_dates(frame, columns):
+    """A copy of ``frame`` whose ``columns`` are datetimes; a cell that is no date becomes missing (NaT)."""
+    pd = _pandas()
+    frame = frame.copy()
+    for name in columns:
+        if not pd.api.types.is_datetime64_any_dtype(frame[name]):
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601", errors="coerce")
     return frame
 
 
@@ -103,6 +133,8 @@ def fit_file(args):
     X, y = frame.drop(columns=[args.target]), frame[args.target]
     if X.shape[1] == 0:
         raise CommandError(f"{args.data} has no column besides the target {args.target!r} to predict it from")
+    dates = [str(name) for name in iso_date_columns(X)] if is_csv(args.data) else []
+    X = with_dates(X, dates)
     task = infer_task(y) if args.task == "auto" else args.task
     if task == "regression" and not _pandas().api.types.is_numeric_dtype(y):
         raise CommandError(f"--task regression needs a numeric target, but {args.target!r} holds text")
@@ -115,7 +147,7 @@ def fit_file(args):
           f"{args.data}, time budget {args.time_budget:g} s.")
     model.fit(X, y.to_numpy())
     bundle = {
-        "model": model, "target": args.target, "task": task, "columns": [str(c) for c in X.columns],
+        "model": model, "target": args.target, "task": task, "columns": [str(c) for c in X.columns], "dates": dates,
         "data": data_summary(X, y, args.target, task), "source": str(args.data), "skautoml": __version__,
     }
     joblib.dump(bundle, args.output)
@@ -154,7 +186,7 @@ def predict_file(args):
             f"{args.data} does not have the columns the model was fitted on: {'; '.join(problems)}. "
             f"It needs exactly {columns}."
         )
-    model, X = bundle["model"], frame[columns]
+    model, X = bundle["model"], with_dates(frame[columns], bundle.get("dates", []))
     if args.proba:
         if not hasattr(model, "predict_proba"):
             raise CommandError(

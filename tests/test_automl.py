@@ -467,6 +467,9 @@ def test_the_nas_mlp_joins_the_default_families_only_when_rows_and_budget_justif
     assert "nas_mlp" not in small_budget.fit(X, y).space_.model_families()
     few_rows = AutoMLClassifier(time_budget=NAS_MIN_BUDGET, max_trials=1, ensemble_size=0, cv=2, random_state=0)
     assert "nas_mlp" not in few_rows.fit(X[:-1], y[:-1]).space_.model_families()
+    # Weighted rows: the families that take no weights (k-NN, the NAS) leave quietly, as they were not named.
+    weighted = clone(big).fit(X, y, sample_weight=np.ones(len(y)))
+    assert not {"knn", "nas_mlp"} & set(weighted.space_.model_families())
     regressor = AutoMLRegressor(max_trials=1, families=["nas_mlp", "linear"], ensemble_size=0, **TINY)
     assert regressor.fit(X, y.astype(float)).space_.model_families()["nas_mlp"].estimator == "skautoml:AutoNASRegressor"
 

@@ -119,3 +119,29 @@ def test_task_is_inferred_from_the_target():
     assert infer_task(pd.Series([True, False])) == "classification"
     assert infer_task(pd.Series([0.5, 1.25, 3.0])) == "regression"
     assert infer_task(pd.Series(np.arange(100))) == "regression"  # more distinct integers than labels usually are
+
+
+def test_iso_dates_of_a_csv_are_read_as_dates_at_fit_and_at_predict(tmp_path):
+    from skautoml._files import iso_date_columns
+
+    rng = np.random.default_rng(0)
+    n = 120
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    frame = pd.DataFrame({"signup": days.strftime("%Y-%m-%d"), "size": rng.normal(size=n)})
+    frame.loc[3, "signup"] = None  # a gap is no reason to read the column as text
+    frame["label"] = np.where(days > pd.Timestamp("2025-01-01"), "late", "early")
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model = tmp_path / "model.joblib"
+    assert main(["fit", str(tmp_path / "train.csv"), "--target", "label", "--output", str(model),
+                 "--time-budget", "60", "--max-trials", "2", "--verbose", "0"]) == 0
+    bundle = joblib.load(model)
+    assert bundle["dates"] == ["signup"] and bundle["data"]["columns"][0]["dtype"].startswith("datetime64")
+    assert bundle["model"].best_pipeline_.named_steps["dates"].datetime_columns_ == ["signup"]
+    new = frame.drop(columns="label").iloc[:5].copy()
+    new.loc[0, "signup"] = "not a date"  # predicted as a missing date, not refused
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), str(tmp_path / "new.csv"), "--output", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 5
+    mixed = pd.DataFrame({"when": ["2024-01-02", "soon"], "stamp": ["2024-01-02T10:30:00", None], "n": [1, 2]})
+    assert iso_date_columns(mixed) == ["stamp"]

@@ -55,8 +55,11 @@ def test_arrays_pass_through_and_bad_parts_are_refused():
 
 def test_names_are_strings_and_a_clash_is_refused():
     X = pd.DataFrame({0: [1.0, 2.0], 1: pd.to_datetime(["2024-01-01", "2025-06-01"])})
-    out = DatetimeEncoder().fit_transform(X)
-    assert all(isinstance(name, str) for name in out.columns) and "1_year" in out.columns
+    encoder = DatetimeEncoder()
+    out = encoder.fit_transform(X)
+    # Integer labels: named as scikit-learn names unnamed columns, in transform as in get_feature_names_out.
+    names = ["x0", "x1_year", "x1_month", "x1_weekday", "x1_seconds"]
+    assert list(out.columns) == list(encoder.get_feature_names_out()) == names
     clash = pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2025-06-01"]), "when_year": [1.0, 2.0]})
     with pytest.raises(ValueError, match=r"new columns \['when_year'\] have the names of other columns"):
         DatetimeEncoder().fit_transform(clash)

@@ -26,7 +26,9 @@ class DatetimeEncoder(TransformerMixin, BaseEstimator):
     imputer after it. Other columns pass through unchanged, in their order,
     and a DataFrame stays a DataFrame (dtypes matter to what comes next);
     an array holds no datetime dtype and passes through as it is. With a
-    datetime column, every output column name is a string.
+    datetime column, every output column name is a string: the names of
+    ``get_feature_names_out``, so columns not all labelled by strings come
+    out as ``x0``, ``x1_year``, ... as scikit-learn names unnamed columns.
 
     Parameters
     ----------
@@ -77,14 +79,16 @@ class DatetimeEncoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"parts must be among {PARTS}; got {unknown}.")
         X = validate_table(self, X, reset=True)
         self.datetime_columns_, self.parts_ = [], {}
+        self._parts_by_position = [None] * self.n_features_in_  # the names out follow positions, whatever the labels
         if not is_dataframe(X):
             return self
         import pandas as pd  # a DataFrame came in, so pandas is there
 
-        for name in X.columns:
+        for position, name in enumerate(X.columns):
             if pd.api.types.is_datetime64_any_dtype(X[name].dtype):
                 self.datetime_columns_.append(name)
                 self.parts_[name] = [p for p in self.parts if getattr(X[name].dt, _ACCESSORS[p]).nunique() > 1]
+                self._parts_by_position[position] = self.parts_[name]
         return self
 
     def transform(self, X):
@@ -106,16 +110,17 @@ class DatetimeEncoder(TransformerMixin, BaseEstimator):
         import pandas as pd
 
         columns = []  # (name, values); the new names are strings, so all are (scikit-learn needs one kind)
-        for name in X.columns:
-            if name not in self.parts_:
-                columns.append((str(name), X[name]))
+        labels = _input_names(self, None)  # as get_feature_names_out names them: x0, x1... for unnamed columns
+        for name, label, parts in zip(X.columns, labels, self._parts_by_position):
+            if parts is None:
+                columns.append((str(label), X[name]))
                 continue
             dates = pd.to_datetime(X[name])
-            for part in self.parts_[name]:
-                columns.append((f"{name}_{part}", getattr(dates.dt, _ACCESSORS[part]).astype(float)))
+            for part in parts:
+                columns.append((f"{label}_{part}", getattr(dates.dt, _ACCESSORS[part]).astype(float)))
             if dates.dt.tz is not None:
                 dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
-            columns.append((f"{name}_seconds", (dates - pd.Timestamp(0)).dt.total_seconds().astype(float)))
+            columns.append((f"{label}_seconds", (dates - pd.Timestamp(0)).dt.total_seconds().astype(float)))
         names = [name for name, _ in columns]
         clashing = sorted({name for name in names if names.count(name) > 1})
         if clashing:
@@ -128,9 +133,9 @@ class DatetimeEncoder(TransformerMixin, BaseEstimator):
         """The output columns: each datetime column's parts and seconds in its place, the others as they were."""
         check_is_fitted(self)
         out = []
-        for name in _input_names(self, input_features):
-            if name in self.parts_:
-                out += [f"{name}_{part}" for part in self.parts_[name]] + [f"{name}_seconds"]
+        for name, parts in zip(_input_names(self, input_features), self._parts_by_position):
+            if parts is not None:
+                out += [f"{name}_{part}" for part in parts] + [f"{name}_seconds"]
             else:
                 out.append(str(name))
         return np.asarray(out, dtype=object)
