@@ -16,6 +16,7 @@ from sklearn.model_selection import (
     StratifiedKFold,
     StratifiedShuffleSplit,
 )
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -283,8 +284,7 @@ class _AutoMLSearch(BaseEstimator):
                 f"scoring={self.scoring!r} applies to tables: on images the architecture search ranks networks by "
                 "its validation score. Leave scoring=None, or use AutoNASClassifier / AutoNASRegressor directly."
             )
-        from ._estimators import AutoNASClassifier, AutoNASRegressor
-        from sklearn.pipeline import Pipeline
+        from ._estimators import AutoNASClassifier, AutoNASRegressor  # here: torch loads only for images
 
         started = time.perf_counter()
         nas_class = AutoNASClassifier if self._task == "classification" else AutoNASRegressor

@@ -99,11 +99,12 @@ def _model_predictions(model, X, n_classes):
     if n_classes is None:
         return np.asarray(model.predict(X), dtype=float)
     columns = np.asarray(model.classes_).astype(int)
-    probabilities = np.zeros((_n_rows(X), n_classes))
+    n_rows = _n_rows(X)
+    probabilities = np.zeros((n_rows, n_classes))
     if hasattr(model, "predict_proba"):
         probabilities[:, columns] = model.predict_proba(X)
     else:
-        probabilities[np.arange(_n_rows(X)), np.asarray(model.predict(X)).astype(int)] = 1.0
+        probabilities[np.arange(n_rows), np.asarray(model.predict(X)).astype(int)] = 1.0
     return probabilities
 
 

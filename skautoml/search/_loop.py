@@ -175,6 +175,8 @@ def run_search(
     if rule is not None:
         evaluator_without_rule = copy.copy(evaluator)
         evaluator_without_rule.stopping_rule = None
+    if expected_seconds is None:
+        expected_seconds = _longest_trial_seconds
     results = []
     n_workers = effective_n_jobs(n_jobs)
     stored, round_size = [], n_workers
@@ -186,11 +188,7 @@ def run_search(
     with Parallel(n_jobs=n_jobs) as parallel:
         while True:
             reserved = budget.reserved_seconds(results)
-            if expected_seconds is None:
-                expected = max((r.train_seconds for r in results), default=0.0)
-            else:
-                expected = expected_seconds(results)
-            if not budget.may_start(len(results), expected, reserved):
+            if not budget.may_start(len(results), expected_seconds(results), reserved):
                 break
             n_round = min(round_size, budget.remaining_trials(len(results)))
             candidates = list(strategy.ask(n_round))
@@ -250,6 +248,11 @@ def run_search(
             progress.update(len(proposals))
     progress.close()
     return results
+
+
+def _longest_trial_seconds(results):
+    """The default ``expected_seconds``: a trial that cannot be stopped must not start unless the longest fits."""
+    return max((r.train_seconds for r in results), default=0.0)
 
 
 _CANNOT_RESUME = (
