@@ -26,7 +26,8 @@ from ._utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._utils._random import SEED_MAX
 from ._utils._validation import is_dataframe, validate_table
 from .automl import (
-    Integer, ModelFamily, PipelineEvaluator, PipelineHalving, PipelineSpace, WeightedEnsemble, ensemble_selection,
+    Integer, ModelFamily, PipelineEvaluator, PipelineHalving, PipelineSpace, WeightedEnsemble, check_ensemble_selection,
+    ensemble_selection,
     forget_cleaned, prediction_score,
 )
 from .automl import Real as RealKnob
@@ -46,6 +47,8 @@ MIN_ROWS = 200
 TRIAL_SHARE = 0.25
 #: Best full-fidelity pipelines ensemble selection chooses from.
 ENSEMBLE_LIBRARY = 20
+#: Parts of the out-of-fold rows on which the ensemble must beat the best pipeline alone (see ``_ensemble``).
+ENSEMBLE_CHECK_PARTS = 3
 #: Largest share of ``time_budget`` the search keeps back for the refits.
 MAX_REFIT_SHARE = 0.25
 #: Ensemble members besides the best whose refits the search keeps time back for (more are refit if time is left).
@@ -111,7 +114,9 @@ def _is_images(X):
 
 
 class _RefitReserve:
-    """Seconds to keep back for the refits: the best trial's per-fold fit, scaled to all rows, for it and the members.
+    """Seconds to keep back for the refits (the best trial's per-fold fit, scaled to all rows, for it and the members)
+    and for ensemble selection and its check (``score_seconds`` a call, ``ensemble_size`` calls per model of the
+    library and pass).
 
     At most ``MAX_REFIT_SHARE`` of the budget: scaled up from a low fidelity the estimate can be many times
     too long (a forest's fixed costs do not grow with the rows), and it stopped searches at a third of their
@@ -119,14 +124,17 @@ class _RefitReserve:
     not fit in the time left are not refit, and the best pipeline's refit may run past the budget by a trial.
     """
 
-    def __init__(self, n_folds, n_rows, fold_rows, n_refits):
+    def __init__(self, n_folds, n_rows, fold_rows, n_refits, ensemble_size=0, score_seconds=0.0):
         self.n_folds, self.n_rows, self.fold_rows, self.n_refits = n_folds, n_rows, fold_rows, n_refits
+        self.ensemble_size, self.score_seconds = ensemble_size, score_seconds
 
     def __call__(self, results, time_budget):
         best = max((r for r in results if r.ok), key=lambda r: (r.resource, r.score), default=None)
         if best is None:
             return 0.1 * time_budget
         estimate = refit_seconds(best, self.n_folds, self.n_rows / self.fold_rows) * self.n_refits
+        library = min(ENSEMBLE_LIBRARY, sum(r.ok and r.predictions is not None for r in results))
+        estimate += self.score_seconds * self.ensemble_size * library * (1 + ENSEMBLE_CHECK_PARTS)
         return min(estimate, MAX_REFIT_SHARE * time_budget)
 
 
@@ -243,7 +251,9 @@ class _AutoMLSearch(BaseEstimator):
             self.space_, self.scorer_, folds, self._classes(), self._trial_limit(), sample_weight, data_token
         )
         n_refits = 1 + min(self.ensemble_size, RESERVED_MEMBER_REFITS)
-        budget.refit_reserve = _RefitReserve(len(folds), len(y), fold_rows, n_refits)
+        budget.refit_reserve = _RefitReserve(
+            len(folds), len(y), fold_rows, n_refits, self.ensemble_size, self._score_seconds(y, folds, sample_weight)
+        )
         storage = None
         if self.storage is not None:
             storage = SQLiteStorage(self.storage).open(fingerprint, round_size=effective_n_jobs(self.n_jobs))
@@ -259,7 +269,7 @@ class _AutoMLSearch(BaseEstimator):
         self.best_config_ = best.architecture
         self.best_score_ = best.score
         self.best_pipeline_ = self._refit(best, X, labels, sample_weight, trial_seed(base_seed, self.best_index_))
-        self.ensemble_ = None
+        self.ensemble_, self.ensemble_check_ = None, None
         self.ensemble_indices_, self.ensemble_weights_ = np.array([], dtype=int), np.array([])
         if self.ensemble_size > 0:
             self.ensemble_ = self._ensemble(results, X, y, labels, sample_weight, folds, budget, base_seed)
@@ -315,7 +325,7 @@ class _AutoMLSearch(BaseEstimator):
         self.best_config_ = nas.best_architecture_
         self.best_score_ = float(nas.best_score_)
         self.best_pipeline_ = Pipeline([("model", nas)])
-        self.ensemble_ = None
+        self.ensemble_, self.ensemble_check_ = None, None
         self.ensemble_indices_, self.ensemble_weights_ = np.array([], dtype=int), np.array([])
         self.fit_seconds_ = time.perf_counter() - started
         return self
@@ -490,30 +500,73 @@ class _AutoMLSearch(BaseEstimator):
         fit_params = {} if sample_weight is None else {"model__sample_weight": sample_weight}
         return pipeline.fit(X, y, **fit_params)
 
-    def _ensemble(self, results, X, y, labels, sample_weight, folds, budget, base_seed):
-        """Caruana's selection over the best full-fidelity pipelines' out-of-fold predictions; members refit in time."""
-        library = sorted(
-            (i for i, r in enumerate(results) if r.ok and r.predictions is not None), key=lambda i: -results[i].score
-        )[:ENSEMBLE_LIBRARY]
-        if not library:
-            return None
-        covered = np.zeros(len(y), dtype=bool)
+    @staticmethod
+    def _covered(folds, n_rows):
+        """Rows with out-of-fold predictions: those of some fold's validation part."""
+        covered = np.zeros(n_rows, dtype=bool)
         for _, valid in folds:
             covered[valid] = True
+        return covered
+
+    def _ensemble_score(self):
+        """``score(targets, averaged, weights)`` of ensemble selection: the scorer on stored predictions."""
         classes = self._classes()
-        weights_of_rows = None if sample_weight is None else sample_weight[covered]
 
         def score(targets, averaged, weights):
             labels = targets if classes is None else classes[targets]  # the scorer sees the labels as given
             return prediction_score(self.scorer_, averaged, labels, classes, weights)
 
-        weights = ensemble_selection(
-            [results[i].predictions[covered] for i in library], y[covered], score, self.ensemble_size,
-            sample_weight=weights_of_rows,
-        )
+        return score
+
+    def _score_seconds(self, y, folds, sample_weight):
+        """What one score of ensemble selection takes: a timed score of (perfect) predictions of the out-of-fold rows."""
+        if self.ensemble_size == 0:
+            return 0.0
+        covered = self._covered(folds, len(y))
+        targets = y[covered]
+        classes = self._classes()
+        perfect = targets.astype(float) if classes is None else np.eye(len(classes))[targets]  # any scorer takes it
+        weights = None if sample_weight is None else sample_weight[covered]
+        score = self._ensemble_score()
+        score(targets, perfect, weights)  # the first call pays for imports
+        started = time.perf_counter()
+        score(targets, perfect, weights)
+        return time.perf_counter() - started
+
+    def _check_parts(self, targets, seed):
+        """``ENSEMBLE_CHECK_PARTS`` parts of the out-of-fold rows, stratified where every class allows it."""
+        stratify = self._task == "classification" and np.bincount(targets).min() >= ENSEMBLE_CHECK_PARTS
+        splitter = (StratifiedKFold if stratify else KFold)(ENSEMBLE_CHECK_PARTS, shuffle=True, random_state=seed % 2**31)
+        return list(splitter.split(np.zeros(len(targets)), targets))
+
+    def _ensemble(self, results, X, y, labels, sample_weight, folds, budget, base_seed):
+        """Caruana's selection over the best full-fidelity pipelines' out-of-fold predictions, kept when it beats
+        the best pipeline alone on held-out parts of those rows; members refit in time."""
+        library = sorted(
+            (i for i, r in enumerate(results) if r.ok and r.predictions is not None), key=lambda i: -results[i].score
+        )[:ENSEMBLE_LIBRARY]
+        if not library:
+            return None
+        covered = self._covered(folds, len(y))
+        targets = y[covered]
+        row_weights = None if sample_weight is None else sample_weight[covered]
+        predictions = [results[i].predictions[covered] for i in library]
+        score = self._ensemble_score()
+        deadline = budget.refit_deadline(results)
+        clock = time.perf_counter if deadline is None else deadline.clock
+        started = clock()
+        weights = ensemble_selection(predictions, targets, score, self.ensemble_size, sample_weight=row_weights)
+        check_seconds = ENSEMBLE_CHECK_PARTS * (clock() - started)
+        # With few rows the selection climbs on noise: it is kept only when it also wins on rows it did not see.
+        if np.count_nonzero(weights) > 1 and (deadline is None or clock() + check_seconds <= deadline.at):
+            single_best, ensemble = check_ensemble_selection(
+                predictions, targets, score, self.ensemble_size, self._check_parts(targets, base_seed), row_weights
+            )
+            self.ensemble_check_ = {"single_best": single_best, "ensemble": ensemble}
+            if ensemble <= single_best:
+                return None
         members, kept = [], []
         rows_ratio = len(y) / float(np.mean([len(train) for train, _ in folds]))
-        deadline = budget.refit_deadline(results)
         for position in np.argsort(-weights, kind="stable"):
             index = library[position]
             if weights[position] == 0:
@@ -592,6 +645,11 @@ class _AutoMLSearch(BaseEstimator):
                 f"trial {i} ({w:.2f})" for i, w in zip(self.ensemble_indices_, self.ensemble_weights_)
             )
             lines.append(f"Ensemble of {len(self.ensemble_indices_)}: {members}")
+        elif self.ensemble_check_ is not None:
+            lines.append(
+                f"No ensemble: on held-out out-of-fold rows the best pipeline alone scored "
+                f"{self.ensemble_check_['single_best']:.4f}, ensemble selection {self.ensemble_check_['ensemble']:.4f}."
+            )
         board = self.leaderboard(top)
         lines.append("Leaderboard:")
         for rank, trial, score, seconds, pipeline in zip(
@@ -628,7 +686,8 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
     on fixed folds, refits the best on all rows into ``best_pipeline_`` (a
     plain imbalanced-learn ``Pipeline``) and, when ``ensemble_size > 0``,
     builds ``ensemble_`` by Caruana's greedy selection over the best
-    pipelines' out-of-fold predictions, refitting its members in the time
+    pipelines' out-of-fold predictions, kept when it beats the best pipeline
+    alone on rows it did not climb on, refitting its members in the time
     left. ``predict`` uses the ensemble when there is one.
 
     The default search (``strategy='auto'``): **low-cost successive halving
@@ -675,6 +734,9 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
         least ``NAS_MIN_BUDGET`` (300 s) or none.
     ensemble_size : int, default=10
         Greedy selection steps (members, counting repeats); 0: no ensemble.
+        An ensemble of more than one pipeline is kept only when it beats the
+        best pipeline alone on held-out parts of the out-of-fold rows (each
+        choice made on the other parts); see ``ensemble_check_``.
     strategy : str or Strategy, default='auto'
         ``'auto'`` (above) or a strategy of :mod:`skautoml.search` by name
         or instance.
@@ -710,8 +772,12 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLSearch):
     best_score_ : float
     best_index_ : int
     ensemble_ : WeightedEnsemble or None
+        None with ``ensemble_size=0``, or when the ensemble lost its check.
     ensemble_indices_, ensemble_weights_ : ndarray
         The trials of the ensemble's members and their weights.
+    ensemble_check_ : dict or None
+        The check's mean held-out scores, ``{'single_best': ..., 'ensemble': ...}``;
+        None when it did not run (one pipeline chosen, no time left, no ensemble).
     classes_ : ndarray
     search_results_ : dict of ndarray
         One entry per trial: ``trial``, ``score`` (NaN when failed), ``status``,

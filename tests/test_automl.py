@@ -14,6 +14,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 
 from fakes import FakeClock
 from skautoml import AutoMLClassifier, AutoMLRegressor
+from skautoml._automl import AUTO_FOLDS
 from skautoml.automl import Categorical, Integer, ModelFamily, PipelineConfig, PipelineEvaluator, PipelineSpace, Real
 from skautoml.search import Deadline, Fidelity
 
@@ -124,6 +125,16 @@ def test_low_cost_configs_come_cheapest_family_first():
     assert starts[0].model == "linear" and starts[-1].model == "mlp"
     forest = next(c for c in starts if c.model == "random_forest")
     assert dict(forest.params)["n_estimators"] == 8  # the low-cost value, not the default 100
+    assert {c.sampler for c in starts} == {"none"}
+
+
+def test_with_smote_among_the_samplers_the_cheapest_family_also_starts_rebalanced():
+    space = PipelineSpace(samplers=("none", "smote"))
+    starts = space.low_cost_configs()
+    plain = PipelineSpace().low_cost_configs()
+    assert starts[0] == plain[0] and starts[2:] == plain[1:]
+    assert starts[1].sampler == "smote" and (starts[1].model, starts[1].params) == (plain[0].model, plain[0].params)
+    assert "smote" in str(starts[1]) and space.contains(starts[1])
 
 
 def test_build_gives_an_unfitted_imblearn_pipeline_of_the_steps():
@@ -183,6 +194,31 @@ def test_evaluator_keeps_out_of_fold_probabilities_at_full_fidelity_only():
     assert full.score == pytest.approx(np.mean(hits))
     low = evaluator.evaluate(config, X, y, Fidelity(1, data_fraction=0.3), seed=0)
     assert low.ok and low.predictions is None and low.score != full.score
+
+
+def test_repeated_folds_average_each_rows_out_of_fold_predictions():
+    X, y = load_iris(return_X_y=True)
+    space = PipelineSpace(families=("linear",), cleaning=False, samplers=("none",), features=("passthrough",))
+    first, second = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)), list(
+        StratifiedKFold(3, shuffle=True, random_state=1).split(X, y)
+    )
+    evaluator = PipelineEvaluator(space, "accuracy", first + second, classes=np.arange(3))
+    config = space.low_cost_configs()[0]
+    result = evaluator.evaluate(config, X, y, Fidelity(1), seed=0)
+    expected = np.zeros((150, 3))
+    for train, valid in first + second:
+        expected[valid] += space.build(config, random_state=0).fit(X[train], y[train]).predict_proba(X[valid]) / 2
+    np.testing.assert_allclose(result.predictions, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_rows, cv, n_folds", [(300, "auto", AUTO_FOLDS), (300, 4, 4)])
+def test_auto_folds_are_stratified_and_hold_out_every_row_once(n_rows, cv, n_folds):
+    X, y = make_classification(n_rows, n_features=4, weights=[0.7], random_state=0)
+    folds = AutoMLClassifier(cv=cv)._folds(X, y, None, seed=0)
+    assert len(folds) == n_folds
+    held = np.bincount(np.concatenate([valid for _, valid in folds]), minlength=n_rows)
+    assert np.all(held == 1)
+    assert all(abs(np.mean(y[valid]) - np.mean(y)) < 0.05 for _, valid in folds)
 
 
 def test_a_failing_candidate_is_recorded_with_its_error():
@@ -256,9 +292,47 @@ def test_the_ensemble_is_greedy_selection_over_out_of_fold_predictions():
     assert set(clf.ensemble_indices_) <= set(np.flatnonzero(clf.search_results_["status"] == "ok"))
     # predict is the ensemble's, not the best pipeline's alone.
     np.testing.assert_array_equal(clf.predict(X), clf.ensemble_.predict(X))
+    # Kept because it won the check on held-out out-of-fold rows (or chose a single pipeline, unchecked).
+    check = clf.ensemble_check_
+    assert check is None or check["ensemble"] > check["single_best"]
     no_ensemble = clone(clf).set_params(ensemble_size=0).fit(X, y)
-    assert no_ensemble.ensemble_ is None
+    assert no_ensemble.ensemble_ is None and no_ensemble.ensemble_check_ is None
     np.testing.assert_array_equal(no_ensemble.predict(X), no_ensemble.best_pipeline_.predict(X))
+
+
+def test_an_ensemble_that_loses_the_check_to_the_best_pipeline_is_dropped(monkeypatch):
+    import skautoml._automl as automl_module
+
+    calls = []
+
+    def single_best_wins(predictions, y, score, size, parts, sample_weight=None):
+        calls.append((len(predictions), len(y), [len(held) for _, held in parts]))
+        return 0.9, 0.8
+
+    monkeypatch.setattr(automl_module, "check_ensemble_selection", single_best_wins)
+    X, y = make_classification(300, n_features=12, n_informative=6, random_state=0)
+    clf = AutoMLClassifier(max_trials=8, families=["linear", "knn", "extra_trees"], ensemble_size=10, **TINY).fit(X, y)
+    # The check saw the library's out-of-fold predictions of every row, in three parts.
+    [(n_models, n_rows, held)] = calls
+    assert 1 < n_models <= 8 and n_rows == 300 and sum(held) == 300 and len(held) == 3
+    assert clf.ensemble_ is None and clf.ensemble_check_ == {"single_best": 0.9, "ensemble": 0.8}
+    np.testing.assert_array_equal(clf.predict(X), clf.best_pipeline_.predict(X))
+    assert "No ensemble" in clf.summary() and clf.leaderboard()["ensemble_weight"].sum() == 0
+
+
+def test_the_refit_reserve_counts_the_score_calls_of_ensemble_selection_and_its_check():
+    from skautoml._automl import ENSEMBLE_CHECK_PARTS, _RefitReserve
+    from skautoml.search import TrialResult
+
+    config = PipelineSpace().low_cost_configs()[0]
+    full = [TrialResult(config, 0.9, "ok", train_seconds=1.0, resource=1.0, predictions=np.zeros(4)) for _ in range(3)]
+    low = TrialResult(config, 0.8, "ok", train_seconds=1.0, resource=0.5)
+    plain = _RefitReserve(n_folds=2, n_rows=10, fold_rows=5, n_refits=1)
+    with_ensemble = _RefitReserve(n_folds=2, n_rows=10, fold_rows=5, n_refits=1, ensemble_size=10, score_seconds=0.01)
+    refit = plain(full + [low], time_budget=1000)
+    assert refit == pytest.approx(1.0)  # one fold's fit (0.5 s) on twice the rows
+    # Three models in the library (the low-fidelity trial has no predictions), ten steps, the selection and the check.
+    assert with_ensemble(full + [low], time_budget=1000) == pytest.approx(refit + 0.01 * 10 * 3 * (1 + ENSEMBLE_CHECK_PARTS))
 
 
 def test_predict_proba_exists_only_where_the_final_model_has_it():

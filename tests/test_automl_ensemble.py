@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skautoml.automl._ensemble import WeightedEnsemble, ensemble_selection
+from skautoml.automl._ensemble import WeightedEnsemble, check_ensemble_selection, ensemble_selection
 
 
 def neg_mse(y, pred, sample_weight):
@@ -132,6 +132,60 @@ def test_bad_input_raises(predictions, y, size, message):
 def test_bad_sample_weight_length_raises():
     with pytest.raises(ValueError, match="sample_weight has 2 entries"):
         ensemble_selection([np.zeros(3)], np.zeros(3), neg_mse, 1, sample_weight=np.ones(2))
+
+
+# check_ensemble_selection
+
+
+def halves(n):
+    """Two parts whose held rows are the first and the second half."""
+    first, second = np.arange(n // 2), np.arange(n // 2, n)
+    return [(second, first), (first, second)]
+
+
+def test_the_check_finds_an_ensemble_that_beats_every_model(target):
+    predictions = [target + 1.0, target - 1.0, target + 3.0]
+    single_best, ensemble = check_ensemble_selection(predictions, target, neg_mse, 4, halves(len(target)))
+    assert single_best == pytest.approx(-1.0) and ensemble == pytest.approx(0.0)
+
+
+def test_the_check_makes_both_choices_on_the_fit_rows_only(target):
+    # Model 0 is exact on the first half and far off on the second; model 1 is off by 1 everywhere.
+    half = len(target) // 2
+    lucky = target.copy()
+    lucky[half:] += 5.0
+    predictions = [lucky, target + 1.0]
+    single_best, ensemble = check_ensemble_selection(predictions, target, neg_mse, 1, halves(len(target)))
+    # Fitted on the second half, both choices take model 1 (-1 on the first half); fitted on the first,
+    # they take model 0, which scores -25 on the second half.
+    assert single_best == pytest.approx((-1.0 - 25.0) / 2) and ensemble == pytest.approx(single_best)
+
+
+def test_the_check_passes_the_rows_weights_on():
+    y = np.array([0.0, 0.0, 1.0, 1.0])
+    seen = []
+
+    def score(targets, pred, sample_weight):
+        seen.append(None if sample_weight is None else sample_weight.tolist())
+        return neg_mse(targets, pred, sample_weight)
+
+    parts = [(np.array([0, 2]), np.array([1, 3]))]
+    check_ensemble_selection([y, y + 1], y, score, 1, parts, sample_weight=np.array([1.0, 2.0, 3.0, 4.0]))
+    assert [1.0, 3.0] in seen and [2.0, 4.0] in seen and None not in seen
+
+
+def test_the_check_skips_models_with_non_finite_predictions(target):
+    broken = target.copy()
+    broken[3] = np.nan
+    single_best, ensemble = check_ensemble_selection([broken, target + 1.0], target, neg_mse, 2, halves(len(target)))
+    assert single_best == pytest.approx(-1.0) and ensemble == pytest.approx(-1.0)
+
+
+def test_the_check_needs_parts_and_a_finite_model(target):
+    with pytest.raises(ValueError, match="parts is empty"):
+        check_ensemble_selection([target], target, neg_mse, 1, [])
+    with pytest.raises(ValueError, match="nothing to check"):
+        check_ensemble_selection([np.full_like(target, np.nan)], target, neg_mse, 1, halves(len(target)))
 
 
 # WeightedEnsemble, classification

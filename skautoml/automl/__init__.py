@@ -5,8 +5,10 @@ a model family with its conditional knobs as one space of the search core
 (:mod:`skautoml.search`), so its strategies search it;
 :class:`PipelineEvaluator` cross-validates a pipeline on fixed folds and keeps
 its out-of-fold predictions; :func:`ensemble_selection` picks an ensemble
-from them. ``skautoml.AutoMLClassifier`` and ``skautoml.AutoMLRegressor`` join them
-(with the NAS estimators of the root, which this package does not import).
+from them, and :func:`check_ensemble_selection` tells whether it beats the
+best pipeline alone on rows it did not see. ``skautoml.AutoMLClassifier``
+and ``skautoml.AutoMLRegressor`` join them (with the NAS estimators of the
+root, which this package does not import).
 Importing this package loads no torch.
 """
 from .._utils._lazy import lazy_exports
@@ -20,6 +22,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "._evaluator": ["PipelineEvaluator", "TrialTimeout", "forget_cleaned", "prediction_score"],
         "._strategy": ["PipelineHalving"],
-        "._ensemble": ["WeightedEnsemble", "ensemble_selection"],
+        "._ensemble": ["WeightedEnsemble", "check_ensemble_selection", "ensemble_selection"],
     },
 )

@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 from sklearn.utils.metaestimators import available_if
 
-__all__ = ["WeightedEnsemble", "ensemble_selection"]
+__all__ = ["WeightedEnsemble", "check_ensemble_selection", "ensemble_selection"]
 
 
 def ensemble_selection(predictions, y, score, size, sample_weight=None):
@@ -95,6 +95,63 @@ def ensemble_selection(predictions, y, score, size, sample_weight=None):
         counts[best] += 1
         running += predictions[best]
     return counts / size
+
+
+def check_ensemble_selection(predictions, y, score, size, parts, sample_weight=None):
+    """Held-out scores of ensemble selection and of the single best model, to choose between them.
+
+    Greedy selection overfits the rows it climbs on when they are few
+    (Caruana et al. 2004, section 4), and so does picking the best of many
+    models. Each ``(fit_rows, held_rows)`` of ``parts`` makes both choices
+    on ``fit_rows`` (:func:`ensemble_selection` with ``size`` steps; the
+    model of the best ``score``) and scores them on ``held_rows``. With
+    parts whose held rows cover every row once, the two means are
+    cross-validated scores of the two procedures.
+
+    Parameters
+    ----------
+    predictions, y, score, size, sample_weight
+        As for :func:`ensemble_selection`; models with NaN or infinite predictions are left out.
+    parts : sequence of (array-like, array-like)
+        ``(fit_rows, held_rows)`` positions into ``y``.
+
+    Returns
+    -------
+    single_best, ensemble : float
+        Mean held-out ``score`` over ``parts`` of the single best model and of the ensemble.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.arange(8.0)
+    >>> def neg_mse(y, pred, sample_weight):
+    ...     return -np.average((y - pred) ** 2, weights=sample_weight)
+    >>> parts = [(np.arange(4, 8), np.arange(4)), (np.arange(4), np.arange(4, 8))]
+    >>> check_ensemble_selection([y + 1, y - 1], y, neg_mse, 2, parts)
+    (-1.0, 0.0)
+    """
+    y = np.asarray(y)
+    if not len(parts):
+        raise ValueError("parts is empty; pass at least one (fit_rows, held_rows) pair.")
+    predictions = [p for p in (np.asarray(p, dtype=float) for p in predictions) if np.isfinite(p).all()]
+    if not predictions:
+        raise ValueError("every model has NaN or infinite predictions, so there is nothing to check.")
+
+    def rows(values, index):
+        return None if values is None else np.asarray(values)[index]
+
+    single_best, ensemble = [], []
+    for fit_rows, held_rows in parts:
+        fit_rows, held_rows = np.asarray(fit_rows), np.asarray(held_rows)
+        fitted = [p[fit_rows] for p in predictions]
+        weights = ensemble_selection(fitted, y[fit_rows], score, size, rows(sample_weight, fit_rows))
+        own = np.array([float(score(y[fit_rows], p, rows(sample_weight, fit_rows))) for p in fitted])
+        own[np.isnan(own)] = -np.inf
+        held = [p[held_rows] for p in predictions]
+        single_best.append(float(score(y[held_rows], held[int(np.argmax(own))], rows(sample_weight, held_rows))))
+        averaged = sum(w * p for w, p in zip(weights, held) if w > 0)
+        ensemble.append(float(score(y[held_rows], averaged, rows(sample_weight, held_rows))))
+    return float(np.mean(single_best)), float(np.mean(ensemble))
 
 
 def _describe(estimator):

@@ -157,7 +157,8 @@ def cross_validate_config(
     on its output. Returns ``(fold_scores, out_of_fold, seconds,
     predict_seconds)``: ``seconds`` those of the whole call, ``predict_seconds``
     those of predicting the cleaned held-out rows; ``out_of_fold`` holds every
-    row's prediction by the fold that held it out (rows no fold holds out: NaN).
+    row's prediction by the fold that held it out (the mean of the folds', when
+    repeated folds hold it out more than once; rows no fold holds out: NaN).
     Warnings of the candidates (constant features, convergence) are silenced:
     a search runs hundreds of them, and a failure is recorded as its error.
     """
@@ -170,7 +171,7 @@ def _cross_validate(space, config, X, y, folds, fraction, seed, scoring, classes
     scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
     n_classes = None if classes is None else len(classes)
     shape = (len(y),) if n_classes is None else (len(y), n_classes)
-    out_of_fold = np.full(shape, np.nan)
+    summed, times_held = np.zeros(shape), np.zeros(len(y))
     scores, predict_seconds, started_all = [], 0.0, time.perf_counter()
     for fold, (train, valid) in enumerate(folds):
         rows = _fold_rows(train, y, fraction, fold)
@@ -183,10 +184,13 @@ def _cross_validate(space, config, X, y, folds, fraction, seed, scoring, classes
         started = time.perf_counter()
         predictions = _model_predictions(rest, held_out, n_classes)
         predict_seconds += time.perf_counter() - started
-        out_of_fold[valid] = predictions
+        summed[valid] += predictions
+        times_held[valid] += 1
         weights = None if sample_weight is None else sample_weight[valid]
         targets = y[valid] if classes is None else classes[y[valid]]  # the scorer sees the labels as given
         scores.append(prediction_score(scorer, predictions, targets, classes, weights))
+    with np.errstate(invalid="ignore"):  # 0 / 0: rows no fold holds out
+        out_of_fold = summed / (times_held if n_classes is None else times_held[:, None])
     return scores, out_of_fold, time.perf_counter() - started_all, predict_seconds
 
 

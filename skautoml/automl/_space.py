@@ -16,7 +16,7 @@ an inactive family's knobs at their defaults.
 import importlib
 import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from imblearn.pipeline import Pipeline
@@ -525,14 +525,23 @@ class PipelineSpace(SearchSpace):
         )
 
     def low_cost_configs(self):
-        """One configuration per family at its low-cost values, cheapest family first (a search's starting points)."""
-        return [
+        """One configuration per family at its low-cost values, cheapest family first (a search's starting points).
+
+        When ``'smote'`` is a sampler option (imbalanced classes), the cheapest family's start with SMOTE
+        comes second: whether rebalancing pays is what a search on imbalanced classes should learn first,
+        and on the cheapest model it costs least (a linear model with SMOTE led the default HistGradientBoosting
+        by 7 points of balanced accuracy on bench_automl's dirty_linear).
+        """
+        configs = [
             self._config(
                 family.name, {d.name: d.starting() for d in family.dimensions},
                 {d.name: d.default for d in self._cleaning_dimensions()}, "none", "passthrough",
             )
             for family in self.model_families().values()
         ]
+        if "smote" in self.sampler_options():
+            configs.insert(1, replace(configs[0], sampler="smote"))
+        return configs
 
     def build(self, config, input_shape=None, n_outputs=None, *, random_state=None):
         """The unfitted imbalanced-learn :class:`~imblearn.pipeline.Pipeline` of ``config``.
