@@ -85,16 +85,21 @@ def ensemble_selection(predictions, y, score, size, sample_weight=None):
             f"all {len(predictions)} models have NaN or infinite predictions, so there is nothing to select; "
             "check the models that failed to fit or predict."
         )
+    picks = _greedy_picks(predictions, usable, y, score, size, sample_weight)
+    return np.bincount(picks, minlength=len(predictions)) / size
 
-    counts = np.zeros(len(predictions), dtype=int)
-    running = np.zeros(shape)
+
+def _greedy_picks(predictions, usable, y, score, size, sample_weight):
+    """The model chosen at each of ``size`` steps, among ``usable``; the first is the best model alone."""
+    picks = []
+    running = np.zeros(predictions[0].shape)
     for step in range(1, size + 1):
         scores = np.array([float(score(y, (running + predictions[i]) / step, sample_weight)) for i in usable])
         scores[np.isnan(scores)] = -np.inf
         best = usable[np.argmax(scores)]  # argmax takes the first maximum: ties go to the lower index
-        counts[best] += 1
+        picks.append(best)
         running += predictions[best]
-    return counts / size
+    return picks
 
 
 def check_ensemble_selection(predictions, y, score, size, parts, sample_weight=None):
@@ -104,7 +109,7 @@ def check_ensemble_selection(predictions, y, score, size, parts, sample_weight=N
     (Caruana et al. 2004, section 4), and so does picking the best of many
     models. Each ``(fit_rows, held_rows)`` of ``parts`` makes both choices
     on ``fit_rows`` (:func:`ensemble_selection` with ``size`` steps; the
-    model of the best ``score``) and scores them on ``held_rows``. With
+    model of the best ``score``, which is its first step) and scores them on ``held_rows``. With
     parts whose held rows cover every row once, the two means are
     cross-validated scores of the two procedures.
 
@@ -144,11 +149,10 @@ def check_ensemble_selection(predictions, y, score, size, parts, sample_weight=N
     for fit_rows, held_rows in parts:
         fit_rows, held_rows = np.asarray(fit_rows), np.asarray(held_rows)
         fitted = [p[fit_rows] for p in predictions]
-        weights = ensemble_selection(fitted, y[fit_rows], score, size, rows(sample_weight, fit_rows))
-        own = np.array([float(score(y[fit_rows], p, rows(sample_weight, fit_rows))) for p in fitted])
-        own[np.isnan(own)] = -np.inf
+        picks = _greedy_picks(fitted, range(len(fitted)), y[fit_rows], score, size, rows(sample_weight, fit_rows))
+        weights = np.bincount(picks, minlength=len(fitted)) / size
         held = [p[held_rows] for p in predictions]
-        single_best.append(float(score(y[held_rows], held[int(np.argmax(own))], rows(sample_weight, held_rows))))
+        single_best.append(float(score(y[held_rows], held[picks[0]], rows(sample_weight, held_rows))))
         averaged = sum(w * p for w, p in zip(weights, held) if w > 0)
         ensemble.append(float(score(y[held_rows], averaged, rows(sample_weight, held_rows))))
     return float(np.mean(single_best)), float(np.mean(ensemble))
