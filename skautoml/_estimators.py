@@ -24,7 +24,7 @@ from ._utils._validation import validate_network_input
 from .nas import (
     NAS_STRATEGIES, NSGA2, SPACES, STRATEGIES, CNNSpace, CostLimits, CurveExtrapolation, Evaluator, FeasibleSpace,
     FitToTime, JointSpace, LatencyTable, MedianStopping, MLPSpace, MorphismSpace, SearchPlan, TrainingSpace,
-    TrialPricer, pareto_mask, plan_search, stem_stride_for,
+    TrialPricer, default_image_space, pareto_mask, plan_search, stem_stride_for,
 )
 
 from .prep.augment import AugmentPolicySearch, BatchAugment, RandAugment, RandomCrop, UniformAugment
@@ -92,8 +92,10 @@ RESULT_COLUMNS = (
 #: The parameters both estimators document; ``{score}`` and the other fields are filled in per estimator.
 _PARAMETERS_DOC = """search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized', 'hierarchical', 'morphism'} \
             or SearchSpace, default='auto'
-        Where architectures come from. ``'auto'`` uses :class:`~skautoml.nas.CNNSpace`
-        for images and :class:`~skautoml.nas.MLPSpace` otherwise; ``'cell'``
+        Where architectures come from. ``'auto'`` uses
+        :func:`~skautoml.nas.default_image_space` (a :class:`~skautoml.nas.CNNSpace`
+        of up to 7 layers and 128 channels) for images and
+        :class:`~skautoml.nas.MLPSpace` otherwise; ``'cell'``
         (:class:`~skautoml.nas.CellSpace`, NASNet/DARTS cells), ``'factorized'``
         (:class:`~skautoml.nas.FactorizedSpace`, MnasNet-like stages) and
         ``'hierarchical'`` (:class:`~skautoml.nas.HierarchicalSpace`, motifs of
@@ -116,7 +118,8 @@ _PARAMETERS_DOC = """search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized',
         budget kept for the refit (which trains the epochs the time left
         holds), and the full-fidelity epochs (at most ``max_epochs``) and, if
         need be, the share of the training split cut so that a bracket fits
-        the first half. The others:
+        the first half; a rung in which no trial scores 3 standard errors
+        above chance ends the search, and the refit gets its time. The others:
         regularised evolution, random search,
         Bayesian optimisation (scikit-optimize's Gaussian process), a REINFORCE
         recurrent controller, evolution whose children a surrogate screens, successive
@@ -347,6 +350,9 @@ _ATTRIBUTES_DOC = """best_architecture_ : architecture value of the search space
     plan_ : SearchPlan
         The strategy and full fidelity the search ran with (chosen by
         ``strategy='auto'``, else the parameters as given), and why.
+    search_ended_ : str or None
+        Why the search ended before its budget, when a rung scored no better
+        than chance (see ``strategy``); None otherwise.
     final_space_ : SearchSpace
         The space ``best_estimator_`` was built in: ``search_space_``, or its
         deeper version when ``final_cells`` or ``final_channels`` is set.
@@ -596,7 +602,7 @@ class _BaseAutoNAS(BaseEstimator):
         self.augment_choices_ = self._join_training_space() if self.search_hyperparameters else None
         self.trial_stopping_ = self._resolve_trial_stopping()
         evaluator = self._evaluator(self.search_space_)
-        self.plan_ = self._plan(len(X), len(data[0]), budget, base_seed)
+        self.plan_ = self._plan(len(X), len(data[0]), budget, base_seed, data[3])
         budget.max_epochs = self.plan_.max_epochs
         strategy = resolve_strategy(self.plan_.strategy, NAS_STRATEGIES)
         self._check_joint_strategy(strategy)
@@ -626,6 +632,7 @@ class _BaseAutoNAS(BaseEstimator):
             storage=self._storage(fingerprint),
         )
         self.search_seconds_ = budget.elapsed
+        self.search_ended_ = self._ended_without_signal(strategy)
         baselines = tuple(strategy.initial_architectures) if getattr(strategy, "promote_initial", False) else ()
         self._record(
             results, baselines, n_valid=len(data[3]), rejected=() if limits is None else limits.rejected_,
@@ -649,8 +656,12 @@ class _BaseAutoNAS(BaseEstimator):
             print(self.summary())
         return self
 
-    def _plan(self, n_samples, n_train, budget, seed):
-        """The :class:`SearchPlan`: ``plan_search``'s under ``strategy='auto'``, else the parameters as given."""
+    def _plan(self, n_samples, n_train, budget, seed, y_valid):
+        """The :class:`SearchPlan`: ``plan_search``'s under ``strategy='auto'``, else the parameters as given.
+
+        Its successive halving ends after a rung that scores no better than chance on ``y_valid`` by a few
+        standard errors (``_chance_score``, ``_score_standard_error``).
+        """
         if self.strategy != "auto":
             return SearchPlan(
                 self.strategy, self.max_epochs, self.data_fraction, self.resource, "the strategy and fidelity as given",
@@ -658,6 +669,7 @@ class _BaseAutoNAS(BaseEstimator):
             )
         args = self._step_args()
         time_left = None if budget.time_budget is None else budget.time_budget - budget.elapsed
+        chance = self._chance_score(y_valid)
         return plan_search(
             self.search_space_,
             n_train,
@@ -669,6 +681,18 @@ class _BaseAutoNAS(BaseEstimator):
             data_fraction=self.data_fraction,
             final_epochs=self.final_epochs,
             random_state=seed,
+            chance=(chance, self._score_standard_error(chance, len(y_valid))),
+        )
+
+    def _ended_without_signal(self, strategy):
+        """Why ``strategy`` ended the search under its ``signal_threshold``, or None when it did not."""
+        ended = getattr(strategy, "no_signal_", None)
+        if ended is None:
+            return None
+        n_trials, resource = ended
+        return (
+            f"none of the {n_trials} trials of a rung at resource {resource:.3g} scored a {self._score_name} above "
+            f"{strategy.signal_threshold:.4f} (chance level), so the refit got the time left"
         )
 
     def _cost_limits(self, strategy, rng):
@@ -885,7 +909,7 @@ class _BaseAutoNAS(BaseEstimator):
     def _resolve_space(self):
         images = len(self.input_shape_) == 3
         if self.search_space == "auto":
-            return CNNSpace(stem_stride=stem_stride_for(self.input_shape_)) if images else MLPSpace()
+            return default_image_space(self.input_shape_) if images else MLPSpace()
         if self.search_space == "morphism":
             return MorphismSpace(kind="cnn" if images else "mlp")
         if not isinstance(self.search_space, str):
@@ -1050,6 +1074,7 @@ class _BaseAutoNAS(BaseEstimator):
             f"{type(self).__name__}: {self.n_trials_} trials ({n_failed} failed{refused}) in "
             f"{self.search_seconds_:.1f} s on {self.device_}; refit {self.refit_seconds_:.1f} s.",
             f"Search plan: {self.plan_.reason}.",
+            *([f"Search ended early: {self.search_ended_}."] if self.search_ended_ else []),
             f"Training batches augmented with {self.augment_!r}." if self.augment_ is not None else "No augmentation.",
             f"Best {self._score_name} {self.best_score_:.4f} (trial {self.best_index_}): "
             f"{self.best_architecture_}"
@@ -1171,6 +1196,10 @@ class AutoNASClassifier(ClassifierMixin, _BaseAutoNAS):
     def _score_standard_error(self, accuracy, n_valid):
         """The binomial standard error of an accuracy on ``n_valid`` samples (at least that of one sample)."""
         return math.sqrt(max(accuracy * (1 - accuracy), 1 / n_valid) / n_valid)
+
+    def _chance_score(self, y_valid):
+        """The accuracy of always predicting the most frequent class of ``y_valid`` (encoded labels)."""
+        return float(np.bincount(y_valid).max() / len(y_valid))
 
     def _encode_labels(self, y):
         check_classification_targets(y)
@@ -1332,6 +1361,10 @@ class AutoNASRegressor(RegressorMixin, _BaseAutoNAS):
 
     def _n_outputs(self):
         return self.n_outputs_
+
+    def _chance_score(self, y_valid):
+        """0: the R² of predicting the targets' mean."""
+        return 0.0
 
     def _score_standard_error(self, r2, n_valid):
         """``(1 - R²) * sqrt(2 / n_valid)``: for Gaussian errors, the standard error of a mean squared error of

@@ -16,7 +16,9 @@ from skautoml.nas import (
     plan_search,
     stem_stride_for,
 )
-from skautoml.nas._plan import FINAL_SHARE, MIN_ARCHITECTURES, MIN_DATA_FRACTION, STEP_SAMPLES, TRIAL_OVERHEAD
+from skautoml.nas._plan import (
+    FINAL_SHARE, MIN_ARCHITECTURES, MIN_DATA_FRACTION, NO_SIGNAL_STANDARD_ERRORS, STEP_SAMPLES, TRIAL_OVERHEAD,
+)
 
 from fakes import FakeClock, Tick
 
@@ -202,6 +204,47 @@ def test_an_initial_architecture_outside_the_space_is_refused():
         SuccessiveHalving(initial_architectures=("conv",)).reset(CNNSpace(), random_state=0)
 
 
+@pytest.mark.parametrize(
+    "scores, ends",
+    [
+        ([0.10] * 8 + [0.14], True),  # all at or below 0.142
+        ([0.10] * 8 + [0.15], False),
+        ([0.10] * 8 + [float("nan")], True),  # a failure says nothing about learning
+        ([float("nan")] * 9, False),  # nor do failures alone
+    ],
+)
+def test_a_rung_with_no_score_above_the_signal_threshold_ends_the_search(scores, ends):
+    strategy = SuccessiveHalving(n_configs=9, signal_threshold=0.142).reset(CNNSpace(), random_state=0)
+    for proposal, score in zip(strategy.ask(9), scores):
+        strategy.tell(proposal, SimpleNamespace(score=score))
+    if ends:
+        assert strategy.no_signal_ == (9, pytest.approx(1 / 9))
+        assert strategy.ask(3) == [] and strategy.ask() is None
+    else:
+        assert strategy.no_signal_ is None
+        assert len(strategy.ask(3)) == 3
+
+
+def test_without_a_signal_threshold_a_rung_at_chance_goes_on():
+    strategy = SuccessiveHalving(n_configs=9).reset(CNNSpace(), random_state=0)
+    for proposal in strategy.ask(9):
+        strategy.tell(proposal, SimpleNamespace(score=0.1))
+    assert strategy.no_signal_ is None and len(strategy.ask(3)) == 3
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), "0.1", True])
+def test_a_bad_signal_threshold_is_refused(threshold):
+    with pytest.raises(ValueError, match="signal_threshold must be a finite score or None"):
+        SuccessiveHalving(signal_threshold=threshold).reset(CNNSpace(), random_state=0)
+
+
+def test_the_plan_passes_its_signal_threshold_to_successive_halving():
+    result = plan(step=0.05, chance=(0.1, 0.014))
+    assert result.strategy.signal_threshold == pytest.approx(0.1 + NO_SIGNAL_STANDARD_ERRORS * 0.014) == 0.142
+    assert "ending after any rung whose scores are all 0.142 or less" in result.reason
+    assert plan(step=0.05).strategy.signal_threshold is None
+
+
 @pytest.fixture
 def digits16():
     X, y = load_digits(return_X_y=True)
@@ -227,6 +270,31 @@ def test_the_estimator_plans_from_measured_step_times(digits16, monkeypatch):
     assert results["architecture"][0] == known_good_architecture(clf.search_space_)
     assert list(results["epochs"]) == [1, 1]
     assert "successive halving" in clf.summary()
+
+
+def test_a_search_whose_first_rung_scores_at_chance_ends_there(monkeypatch):
+    import dataclasses
+    import functools
+
+    import skautoml._estimators as estimators
+
+    # Time stands still, so only the rule can end the search before max_trials; every trial scores chance.
+    monkeypatch.setattr(estimators, "_step_seconds", lambda space, architecture, *args: 0.2 / TRIAL_OVERHEAD)
+    monkeypatch.setattr(estimators, "Budget", functools.partial(estimators.Budget, clock=FakeClock()))
+    real = estimators.Evaluator.evaluate
+    monkeypatch.setattr(
+        estimators.Evaluator, "evaluate", lambda self, *a, **k: dataclasses.replace(real(self, *a, **k), score=0.1)
+    )
+    X, y = load_digits(return_X_y=True)
+    clf = AutoNASClassifier(time_budget=40, max_trials=60, max_epochs=9, refit=False, random_state=0)
+    clf.fit(X[:300], y[:300])
+    # 60 stratified validation images of 10 classes: chance (the most frequent class's share) is 6 or 7 of 60,
+    # and the threshold 3 binomial standard errors above it.
+    thresholds = [c + NO_SIGNAL_STANDARD_ERRORS * np.sqrt(c * (1 - c) / 60) for c in (6 / 60, 7 / 60)]
+    assert any(clf.plan_.strategy.signal_threshold == pytest.approx(t) for t in thresholds)
+    assert clf.n_trials_ == 27 and np.allclose(clf.search_results_["resource"], 1 / 9)
+    assert clf.search_ended_.startswith("none of the 27 trials of a rung at resource 0.111 scored a validation")
+    assert f"Search ended early: {clf.search_ended_}." in clf.summary()
 
 
 def test_a_planned_refit_trains_the_epochs_the_time_left_holds(digits16, monkeypatch):

@@ -94,7 +94,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "top_k_overlap",
         ],
         "._objectives": ["MnasNetReward", "TrialPricer"],
-        "._plan": ["SearchPlan", "known_good_architecture", "plan_search", "stem_stride_for"],
+        "._plan": ["SearchPlan", "default_image_space", "known_good_architecture", "plan_search", "stem_stride_for"],
         "._registry": ["NAS_STRATEGIES", "SPACES", "STRATEGIES"],
     },
 )

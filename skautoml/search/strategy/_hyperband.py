@@ -135,6 +135,13 @@ class SuccessiveHalving(Strategy):
         They run first in each rung (a search cut short has them at the
         highest rung it reached); each costs one more trial per rung. A
         departure from successive halving, which promotes by score alone.
+    signal_threshold : float or None, default=None
+        A score that some trial of each rung must beat (say chance plus a few
+        standard errors of the score): the search ends, asking nothing more,
+        once a rung is complete whose finished trials all score at or below
+        it. At a fidelity where no network has learned anything yet, halving
+        promotes noise, and a time budget is better spent elsewhere (by
+        ``AutoNASClassifier``'s plan: on the refit). None never ends a search.
 
     Attributes
     ----------
@@ -144,6 +151,9 @@ class SuccessiveHalving(Strategy):
         Every result told, in order (as for every strategy).
     observations : list of (architecture, float, float)
         ``(architecture, resource, score)`` of every result told.
+    no_signal_ : tuple of (int, float) or None
+        ``(trials, resource)`` of the rung that ended the search under
+        ``signal_threshold``; None while the search goes on.
 
     See Also
     --------
@@ -160,12 +170,16 @@ class SuccessiveHalving(Strategy):
 
     multi_fidelity = True
 
-    def __init__(self, eta=3, min_resource=1 / 9, n_configs=None, initial_architectures=(), promote_initial=False):
+    def __init__(
+        self, eta=3, min_resource=1 / 9, n_configs=None, initial_architectures=(), promote_initial=False,
+        signal_threshold=None,
+    ):
         self.eta = eta
         self.min_resource = min_resource
         self.n_configs = n_configs
         self.initial_architectures = initial_architectures
         self.promote_initial = promote_initial
+        self.signal_threshold = signal_threshold
 
     def reset(self, space, random_state=None):
         self._check_params()
@@ -176,6 +190,7 @@ class SuccessiveHalving(Strategy):
         self._pending = defaultdict(list)  # architecture -> [(bracket, rung, slot)], oldest first
         self._initial = list(getattr(self, "initial_architectures", ()))
         self._baselines = frozenset(self._initial) if getattr(self, "promote_initial", False) else frozenset()
+        self.no_signal_ = None
         for architecture in self._initial:
             if not space.contains(architecture):
                 raise ValueError(
@@ -200,6 +215,12 @@ class SuccessiveHalving(Strategy):
             not isinstance(n_configs, Integral) or isinstance(n_configs, bool) or n_configs < 1
         ):
             raise ValueError(f"n_configs must be a positive integer or None; got n_configs={n_configs!r}.")
+        threshold = getattr(self, "signal_threshold", None)
+        if threshold is not None and (not isinstance(threshold, Real) or isinstance(threshold, bool)
+                                      or not math.isfinite(threshold)):
+            raise ValueError(
+                f"signal_threshold must be a finite score or None; got signal_threshold={threshold!r}."
+            )
 
     def bracket_shapes(self):
         """The rungs ``((n_i, r_i), ...)`` of the brackets, in the order they start (then repeat)."""
@@ -207,8 +228,20 @@ class SuccessiveHalving(Strategy):
         n_configs = self.eta**s if self.n_configs is None else self.n_configs
         return [halving_rungs(n_configs, s, self.eta)]
 
+    def ask(self, n=None):
+        """Propose one :class:`~skautoml.search.Proposal`, or a list of ``n``; none once a rung had no signal."""
+        self._check_reset(n)
+        batch = []
+        for _ in range(1 if n is None else n):
+            if self.no_signal_ is not None:
+                break
+            batch.append(self._propose())
+        if n is None:
+            return batch[0] if batch else None
+        return batch
+
     def _propose(self):
-        # ``ask`` (the base's) gives :class:`~skautoml.search.Proposal` values: an architecture and its resource.
+        # ``ask`` gives :class:`~skautoml.search.Proposal` values: an architecture and its resource.
         return self._next_proposal()
 
     def _ask_one(self):
@@ -265,6 +298,12 @@ class SuccessiveHalving(Strategy):
         bracket, rung, slot = ticket
         self.observations.append((architecture, bracket.rungs[rung][1], score))
         bracket.record(rung, slot, score if math.isfinite(score) else math.nan)
+        threshold = getattr(self, "signal_threshold", None)
+        rung_scores = list(bracket.scores[rung].values())
+        if threshold is not None and self.no_signal_ is None and len(rung_scores) == bracket.size[rung]:
+            finished = [s for s in rung_scores if math.isfinite(s)]  # failures say nothing about learning
+            if finished and max(finished) <= threshold:
+                self.no_signal_ = (len(rung_scores), bracket.rungs[rung][1])
         if bracket.done and bracket in self._active:
             self._active.remove(bracket)
 
