@@ -93,9 +93,9 @@ RESULT_COLUMNS = (
 _PARAMETERS_DOC = """search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized', 'hierarchical', 'morphism'} \
             or SearchSpace, default='auto'
         Where architectures come from. ``'auto'`` uses
-        :func:`~skautoml.nas.default_image_space` (a :class:`~skautoml.nas.CNNSpace`
-        of up to 7 layers and 128 channels) for images and
-        :class:`~skautoml.nas.MLPSpace` otherwise; ``'cell'``
+        :func:`~skautoml.nas.default_image_space` for images (a
+        :class:`~skautoml.nas.CNNSpace`, of up to 7 layers and 128 channels
+        from 16 pixels a side) and :class:`~skautoml.nas.MLPSpace` otherwise; ``'cell'``
         (:class:`~skautoml.nas.CellSpace`, NASNet/DARTS cells), ``'factorized'``
         (:class:`~skautoml.nas.FactorizedSpace`, MnasNet-like stages) and
         ``'hierarchical'`` (:class:`~skautoml.nas.HierarchicalSpace`, motifs of
@@ -118,8 +118,9 @@ _PARAMETERS_DOC = """search_space : {'auto', 'mlp', 'cnn', 'cell', 'factorized',
         budget kept for the refit (which trains the epochs the time left
         holds), and the full-fidelity epochs (at most ``max_epochs``) and, if
         need be, the share of the training split cut so that a bracket fits
-        the first half; a rung in which no trial scores 3 standard errors
-        above chance ends the search, and the refit gets its time. The others:
+        the first half; for the classifier, a rung in which no trial scores 3
+        standard errors above chance ends the search, and the refit gets its
+        time. The others:
         regularised evolution, random search,
         Bayesian optimisation (scikit-optimize's Gaussian process), a REINFORCE
         recurrent controller, evolution whose children a surrogate screens, successive
@@ -670,6 +671,8 @@ class _BaseAutoNAS(BaseEstimator):
         args = self._step_args()
         time_left = None if budget.time_budget is None else budget.time_budget - budget.elapsed
         chance = self._chance_score(y_valid)
+        if chance is not None:
+            chance = (chance, self._score_standard_error(chance, len(y_valid)))
         return plan_search(
             self.search_space_,
             n_train,
@@ -681,8 +684,14 @@ class _BaseAutoNAS(BaseEstimator):
             data_fraction=self.data_fraction,
             final_epochs=self.final_epochs,
             random_state=seed,
-            chance=(chance, self._score_standard_error(chance, len(y_valid))),
+            chance=chance,
         )
+
+    def _chance_score(self, y_valid):
+        """The validation score of a network that learned nothing, or None for no such rule (the regressor's:
+        the standard error of an R² near 0, about ``sqrt(2 / n_valid)``, makes a bar that trials at a ninth of
+        the epochs often miss while learning)."""
+        return None
 
     def _ended_without_signal(self, strategy):
         """Why ``strategy`` ended the search under its ``signal_threshold``, or None when it did not."""
@@ -1361,10 +1370,6 @@ class AutoNASRegressor(RegressorMixin, _BaseAutoNAS):
 
     def _n_outputs(self):
         return self.n_outputs_
-
-    def _chance_score(self, y_valid):
-        """0: the R² of predicting the targets' mean."""
-        return 0.0
 
     def _score_standard_error(self, r2, n_valid):
         """``(1 - R²) * sqrt(2 / n_valid)``: for Gaussian errors, the standard error of a mean squared error of

@@ -12,6 +12,7 @@ from skautoml.nas import (
     CNNSpace,
     MLPSpace,
     SuccessiveHalving,
+    default_image_space,
     known_good_architecture,
     plan_search,
     stem_stride_for,
@@ -136,6 +137,17 @@ def test_images_from_16_pixels_get_a_downsampling_stem(shape, stride):
 )
 def test_the_known_good_architecture_is_in_its_space(space):
     assert space.contains(known_good_architecture(space))
+
+
+@pytest.mark.parametrize("shape, layers, widest, stride", [((1, 8, 8), 5, 64, 1), ((3, 32, 32), 7, 128, 2)])
+def test_the_default_image_space_holds_two_convs_a_stage_from_16_pixels(shape, layers, widest, stride):
+    space = default_image_space(shape)
+    first = known_good_architecture(space)
+    assert (space.max_layers, max(space.channels), space.stem_stride) == (layers, widest, stride)
+    assert len(first.layers) == layers and first.layers[-1].channels == widest and space.contains(first)
+    X = np.zeros((40, *shape))
+    clf = AutoNASClassifier(max_trials=1, max_epochs=1, refit=False).fit(X, np.arange(40) % 2)
+    assert vars(clf.search_space_) == vars(space)
 
 
 def test_spaces_it_knows_nothing_about_have_no_known_good_architecture():
