@@ -216,8 +216,9 @@ class SuccessiveHalving(Strategy):
         ):
             raise ValueError(f"n_configs must be a positive integer or None; got n_configs={n_configs!r}.")
         threshold = getattr(self, "signal_threshold", None)
-        if threshold is not None and (not isinstance(threshold, Real) or isinstance(threshold, bool)
-                                      or not math.isfinite(threshold)):
+        if threshold is not None and (
+            not isinstance(threshold, Real) or isinstance(threshold, bool) or not math.isfinite(threshold)
+        ):
             raise ValueError(
                 f"signal_threshold must be a finite score or None; got signal_threshold={threshold!r}."
             )
