@@ -231,18 +231,13 @@ class SuccessiveHalving(Strategy):
 
     def ask(self, n=None):
         """Propose one :class:`~skautoml.search.Proposal`, or a list of ``n``; none once a rung had no signal."""
+        if getattr(self, "no_signal_", None) is None:
+            return super().ask(n)
         self._check_reset(n)
-        batch = []
-        for _ in range(1 if n is None else n):
-            if self.no_signal_ is not None:
-                break
-            batch.append(self._propose())
-        if n is None:
-            return batch[0] if batch else None
-        return batch
+        return None if n is None else []
 
     def _propose(self):
-        # ``ask`` gives :class:`~skautoml.search.Proposal` values: an architecture and its resource.
+        # ``ask`` (the base's) gives :class:`~skautoml.search.Proposal` values: an architecture and its resource.
         return self._next_proposal()
 
     def _ask_one(self):
@@ -300,11 +295,10 @@ class SuccessiveHalving(Strategy):
         self.observations.append((architecture, bracket.rungs[rung][1], score))
         bracket.record(rung, slot, score if math.isfinite(score) else math.nan)
         threshold = getattr(self, "signal_threshold", None)
-        rung_scores = list(bracket.scores[rung].values())
-        if threshold is not None and self.no_signal_ is None and len(rung_scores) == bracket.size[rung]:
-            finished = [s for s in rung_scores if math.isfinite(s)]  # failures say nothing about learning
+        if threshold is not None and self.no_signal_ is None and len(bracket.scores[rung]) == bracket.size[rung]:
+            finished = [s for s in bracket.scores[rung].values() if math.isfinite(s)]  # failures say nothing
             if finished and max(finished) <= threshold:
-                self.no_signal_ = (len(rung_scores), bracket.rungs[rung][1])
+                self.no_signal_ = (bracket.size[rung], bracket.rungs[rung][1])
         if bracket.done and bracket in self._active:
             self._active.remove(bracket)
 
