@@ -1,5 +1,6 @@
 """Training and scoring of one candidate: Evaluator, count_flops, TensorBatchIterator."""
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -271,6 +272,37 @@ def test_images_through_a_cnn_space():
     assert 0.0 <= result.score <= 1.0
     assert result.n_params > 0 and result.flops > 0
 
+
+
+def test_a_quiet_trial_prints_nothing_also_when_builtins_print_was_replaced(data, capsys, monkeypatch):
+    # ray.shutdown() leaves builtins.print replaced; skorch's callbacks then print whatever the verbosity.
+    monkeypatch.setattr("builtins.print", lambda *args, **kwargs: sys.stdout.write(" ".join(map(str, args)) + "\n"))
+    X_train, y_train, X_valid, y_valid = data
+    ev = evaluator(patience=1)
+    net = ev.make_net(ev.build_module(ARCH, X_train), 3, (torch.as_tensor(X_valid), torch.as_tensor(y_valid)))
+    early_stopping = dict(net.callbacks)["early_stopping"]
+    early_stopping._sink("Restoring best model from epoch 1.", verbose=net.verbose)
+    assert capsys.readouterr().out == ""
+
+
+def test_images_train_channels_last_on_the_cpu_with_unchanged_values():
+    X, y = make_classification(n_samples=64, n_features=2 * 6 * 6, n_informative=6, random_state=0)
+    X = X.astype(np.float32).reshape(-1, 2, 6, 6)
+    space = CNNSpace(min_layers=1, max_layers=2, channels=(4,), stem_channels=(4,))
+    architecture = CNNArchitecture(4, (CNNLayer("conv3x3", 4),))
+    ev = Evaluator(space, (2, 6, 6), 2, batch_size=16, patience=None)
+    assert ev.memory_format == torch.channels_last
+    assert evaluator().memory_format == torch.preserve_format  # tables keep their layout
+    result = ev.evaluate(architecture, X[:48], y[:48], X[48:], y[48:], Fidelity(max_epochs=1), seed=0, keep_model=True)
+    assert result.ok, result.error
+    convolutions = [m.weight for m in result.model.modules() if isinstance(m, nn.Conv2d)]
+    assert convolutions and all(w.is_contiguous(memory_format=torch.channels_last) for w in convolutions)
+    standardize, network = result.model.eval()
+    images = torch.as_tensor(X[48:])
+    assert standardize(images).is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        reference = network.to(memory_format=torch.contiguous_format)((images - standardize.mean) / standardize.scale)
+        torch.testing.assert_close(result.model.to(memory_format=torch.channels_last)(images), reference)
 
 def test_count_flops_of_a_linear_layer():
     # torch counts 2 per multiply-add of the matrix product and nothing for the bias.

@@ -53,6 +53,16 @@ def test_spos_trains_the_supernet_then_scores_evolved_architectures_with_its_wei
     assert [a for a, _ in strategy._evolution.history] == [r.architecture for r in results[3:]]
 
 
+def test_a_subnet_is_calibrated_and_scored_in_the_evaluators_memory_layout(digits):
+    strategy = SPOS(supernet_epochs=1)
+    search(strategy, digits, max_trials=1)
+    trial = SupernetTrial(strategy.module, SPACE.sample(np.random.default_rng(0)), None, SPACE)
+    trial._on(Evaluator(SPACE, (1, 8, 8), 10))
+    subnet = trial.scored(strategy.module, digits[0], seed=0)
+    convolutions = [m.weight for m in subnet.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convolutions and all(w.is_contiguous(memory_format=torch.channels_last) for w in convolutions)
+
+
 class Snapshots(SPOS):
     """SPOS that keeps its supernet's state (parameters and batch-norm statistics) after every trial."""
 

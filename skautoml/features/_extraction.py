@@ -39,6 +39,7 @@ from torch import nn
 from .._utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from .._utils._device import resolve_device
 from .._utils._random import SEED_MAX, torch_seeded
+from .._utils._skorch import callback_sink
 from .._utils._validation import check_finite, check_numeric_columns, validate_network_input
 from ..nas.evaluate import TensorBatchIterator
 from ..nas.space import ACTIVATIONS
@@ -599,7 +600,7 @@ class AutoencoderExtractor(TransformerMixin, BaseEstimator):
         valid, train = order[:n_valid], order[n_valid:]
         callbacks = []
         if n_valid and self.patience is not None:
-            callbacks.append(("early_stopping", EarlyStopping(patience=self.patience, load_best=True)))
+            callbacks.append(("early_stopping", EarlyStopping(patience=self.patience, load_best=True, sink=callback_sink(False))))
         self.net_ = NeuralNetRegressor(
             _Autoencoder,
             module__n_features=X.shape[1],

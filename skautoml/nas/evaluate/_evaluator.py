@@ -16,6 +16,7 @@ from ..._utils._random import torch_seeded
 from ...search import TrialResult
 from ...search import failure_text as _exception_text
 from ..space._joint import SGD_LR_SCALE, JointArchitecture
+from ..._utils._skorch import callback_sink
 from ..space._modules import Standardize
 from ._iterator import TensorBatchIterator
 from ._stopping import StopTrialEarly
@@ -373,6 +374,13 @@ class Evaluator:
         scale[scale < 1e-8] = 1.0  # constant features and channels pass unchanged
         return nn.Sequential(Standardize(mean, scale), network)
 
+    @property
+    def memory_format(self):
+        """The layout of the convolution weights: channels-last for images on the CPU (see :class:`Standardize`)."""
+        if len(self.input_shape) == 3 and torch.device(self.device).type == "cpu":
+            return torch.channels_last
+        return torch.preserve_format
+
     def make_net(
         self, module, max_epochs, valid_data=None, deadline=None, verbose=0, callbacks=(), training=None, **params
     ):
@@ -394,7 +402,12 @@ class Evaluator:
         ]
         if valid_data is not None and self.patience is not None:
             callbacks.append(
-                ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True))
+(
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss", patience=self.patience, load_best=True, sink=callback_sink(verbose)
+                    ),
+                )
             )
         if valid_data is not None and self.stopping_rule is not None:
             callbacks.append(("trial_stopping", StopTrialEarly(self.stopping_rule, key=task.score_key)))
@@ -501,6 +514,7 @@ class Evaluator:
                     module = self.build_module(architecture, X_train)
                 else:
                     module = warm_start.build(self, X_train, seed)
+                module = module.to(memory_format=self.memory_format)
                 scores_itself = not hasattr(warm_start, "scored")
                 if scores_itself:
                     n_params, flops = _costs(module, self.input_shape)
@@ -528,6 +542,7 @@ class Evaluator:
                     # A module scored as it is; or a subnet on the evaluator's device (the warm start's own,
                     # such as a strategy's supernet that a score-only trial reads, stays where it is).
                     scored = module.to(self.device) if scores_itself else warm_start.scored(module, X_train, seed)
+                    scored = scored.to(memory_format=self.memory_format)  # a no-op for SupernetTrial's
                     # A gradient search scores the architecture its training derived.
                     architecture = getattr(warm_start, "scored_architecture", architecture)
                     if not scores_itself:

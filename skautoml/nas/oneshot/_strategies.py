@@ -86,9 +86,14 @@ class SupernetTrial:
         self.options = dict(options or {})
         self.calibration_seed = calibration_seed
         self.device = "cpu"
+        self.memory_format = torch.preserve_format
+
+    def _on(self, evaluator):
+        """Score on the evaluator's device, in its memory layout."""
+        self.device, self.memory_format = evaluator.device, evaluator.memory_format
 
     def build(self, evaluator, X_train, seed):
-        self.device = evaluator.device
+        self._on(evaluator)
         if self.module is None:
             module = evaluator.standardized(self._new_supernet(evaluator), X_train)
         elif self.mode is None:
@@ -112,7 +117,8 @@ class SupernetTrial:
 
     def scored(self, module, X_train, seed):
         standardize, supernet = module
-        subnet = nn.Sequential(copy.deepcopy(standardize), supernet.subnet(self.architecture)).to(self.device)
+        subnet = nn.Sequential(copy.deepcopy(standardize), supernet.subnet(self.architecture))
+        subnet = subnet.to(self.device, memory_format=self.memory_format)
         # The same calibration images for every architecture of a search (when the strategy fixes them).
         calibration_seed = seed if self.calibration_seed is None else self.calibration_seed
         rows = np.random.default_rng(calibration_seed).permutation(len(X_train))[:CALIBRATION_SAMPLES]
@@ -129,7 +135,7 @@ class SubnetWarmStart:
 
     def build(self, evaluator, X_train, seed):
         trial = SupernetTrial(self.module, self.architecture, None, None)
-        trial.device = evaluator.device
+        trial._on(evaluator)
         return trial.scored(self.module, X_train, seed).train()  # the subnet holds copies of the weights
 
 
