@@ -600,7 +600,8 @@ class AutoencoderExtractor(TransformerMixin, BaseEstimator):
         valid, train = order[:n_valid], order[n_valid:]
         callbacks = []
         if n_valid and self.patience is not None:
-            callbacks.append(("early_stopping", EarlyStopping(patience=self.patience, load_best=True, sink=callback_sink(False))))
+            stopping = EarlyStopping(patience=self.patience, load_best=True, sink=callback_sink(False))
+            callbacks.append(("early_stopping", stopping))
         self.net_ = NeuralNetRegressor(
             _Autoencoder,
             module__n_features=X.shape[1],

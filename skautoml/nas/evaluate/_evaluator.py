@@ -13,10 +13,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..._utils._random import torch_seeded
+from ..._utils._skorch import callback_sink
 from ...search import TrialResult
 from ...search import failure_text as _exception_text
 from ..space._joint import SGD_LR_SCALE, JointArchitecture
-from ..._utils._skorch import callback_sink
 from ..space._modules import Standardize
 from ._iterator import TensorBatchIterator
 from ._stopping import StopTrialEarly
@@ -401,14 +401,9 @@ class Evaluator:
             ("deadline", StopAtDeadline(deadline)),
         ]
         if valid_data is not None and self.patience is not None:
-            callbacks.append(
-(
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss", patience=self.patience, load_best=True, sink=callback_sink(verbose)
-                    ),
-                )
-            )
+            sink = callback_sink(verbose)
+            stopping = EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True, sink=sink)
+            callbacks.append(("early_stopping", stopping))
         if valid_data is not None and self.stopping_rule is not None:
             callbacks.append(("trial_stopping", StopTrialEarly(self.stopping_rule, key=task.score_key)))
         callbacks += extra
