@@ -6,8 +6,8 @@ space of bench_oneshot.py) and the default image space
 (``default_image_space``) at 1x28x28 and 3x32x32. A batch of 64 random
 images; a training step is AdamW on the cross-entropy (5 timed after 2),
 inference 5 passes without gradients, recalibration ``recalibrate_batch_norm``
-on 256 images. Channels-last converts the network's convolution weights and
-the input, as ``Evaluator`` and ``Standardize`` do on the CPU.
+on 256 images. Channels-last converts the network's convolution weights (as
+``Evaluator`` does on the CPU) and the input.
 
     python benchmarks/bench_channels_last.py
 """
